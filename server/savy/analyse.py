@@ -1,0 +1,280 @@
+"""The analyse stage (no model, a few milliseconds): language, form of address, the customer's
+emotion and signals, the draft's anti-patterns with spans, and the draft's facts."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from .rules import Rule, RuleBook
+
+# -- text hygiene ------------------------------------------------------------------------------
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_DELIMITER_LOOKALIKE = re.compile(
+    r"<\s*/?\s*(?:customer|draft|rewrite|rules?|system|instructions?|start_of_turn|end_of_turn|"
+    r"bos|eos|im_start|im_end|s|\|[a-z_]+\|)\s*>|\[/?INST\]|<<\s*/?SYS\s*>>",
+    re.IGNORECASE,
+)
+
+
+def clean_untrusted(text: str) -> str:
+    """Customer text is quoted data: drop invisible characters and anything shaped like our
+    prompt delimiters or a chat template's control tokens."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    prev = None
+    while prev != text:  # nested look-alikes such as "<cust<draft>omer>"
+        prev, text = text, _DELIMITER_LOOKALIKE.sub(" ", text)
+    return text.strip()
+
+
+# -- language and address ----------------------------------------------------------------------
+_FI_WORDS = re.compile(
+    r"\b(?:ja|on|ei|että|se|ovat|olen|olet|olette|kiitos|voi|voit|voitte|tilau\w*|lasku\w*|"
+    r"teidän|sinun|meidän|tämä|tässä|tästä|mutta|kun|jos|niin|myös|vielä|nyt|kanssa|asia\w*|"
+    r"hyvä\w*|pahoittel\w*|valitettavasti|ystävällisin|terveisin|t\.|mukava\w*|ole|olkaa|"
+    r"sen|siitä|siis|kuin|jo|jotta|saat|saatte|mitä|miten|koska|heti|huomenna|tänään)\b",
+    re.IGNORECASE)
+_EN_WORDS = re.compile(
+    r"\b(?:the|and|is|are|you|your|we|our|it|to|of|for|this|that|with|have|has|will|can|"
+    r"please|thanks?|thank|order|sorry|not|be|on|in|was|there|here|hi|hello|regards|best|"
+    r"i|my|me|an?|do|does|did|would|could|should|just|today|tomorrow)\b",
+    re.IGNORECASE)
+_FI_LETTERS = re.compile(r"[äöå]", re.IGNORECASE)
+
+
+def detect_language(text: str, fallback: str = "en") -> str:
+    fi = len(_FI_WORDS.findall(text)) + 0.5 * len(_FI_LETTERS.findall(text))
+    en = len(_EN_WORDS.findall(text))
+    if fi == en:
+        return fallback
+    return "fi" if fi > en else "en"
+
+
+_TE = re.compile(
+    r"\b(?:te|teidän|teille|teitä|teiltä|teillä|teissä|teihin|teistä|olette|voitte|saatte|"
+    r"haluatte|tiedätte|pystytte|tarvitsette|teette|otatte|näette|lähetätte|odotatte|maksatte|"
+    r"löydätte|muistatte|ymmärrätte|ottakaa|olkaa|lähettäkää|kertokaa|odottakaa|soittakaa|"
+    r"tarkistakaa|ilmoittakaa|katsokaa|käyttäkää|voisitteko|voisitte|olisitte|saisitte|"
+    r"\w{3,}(?:nne|nnekin|nneko|anne|änne))\b",
+    re.IGNORECASE)
+_SINA = re.compile(
+    r"\b(?:sinä|sinun|sinulle|sinua|sinulta|sinulla|sinussa|sinuun|sinusta|sä|sun|sulle|sua|"
+    r"olet|voit|saat|haluat|tiedät|pystyt|tarvitset|teet|otat|näet|lähetät|odotat|maksat|löydät|"
+    r"muistat|ymmärrät|ota|ole|lähetä|kerro|odota|soita|tarkista|ilmoita|katso|käytä|voisitko|"
+    r"voisit|olisit|saisit|"
+    r"\w{3,}(?:esi|isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
+    re.IGNORECASE)
+# words ending like possessive -si / -nne that are not second person
+_NOT_ADDRESS = frozenset(
+    "uusi kuusi vesi käsi kaksi yksi vuosi susi mesi lapsi joksi siksi miksi toiseksi kolmeksi "
+    "ensiksi lisäksi viimeksi ainakin esimerkiksi heti vasi yhdeksi aluksi lopuksi onneksi "
+    "valmiiksi kotiin sisäksi kuukausi viikoksi hetkeksi hyväksi pian tänne sinne minne "
+    "henne ranne panne jonne tonne minnekin sinnekin tännekin kenne ratsi lasi mansi".split())
+
+
+def detect_address(text: str, language: str) -> str:
+    """Finnish drafts: 'te' (formal) or 'sinä' (informal); English: 'you'."""
+    if language == "en":
+        return "you"
+    te = sum(1 for m in _TE.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS)
+    sina = sum(1 for m in _SINA.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS)
+    if te == sina:
+        return "unknown"
+    return "te" if te > sina else "sinä"
+
+
+def address_markers(text: str, address: str) -> list[str]:
+    """Words in `text` that belong to the *other* form of address than `address`."""
+    rx = _SINA if address == "te" else _TE if address == "sinä" else None
+    if rx is None:
+        return []
+    return [m.group(0) for m in rx.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS]
+
+
+# -- facts -------------------------------------------------------------------------------------
+_MONTHS_EN = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+              r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_MONTHS_FI = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu\w*"
+_NUM = r"\d+(?:[ \u00a0\u202f]\d{3})*(?:[.,]\d+)?"
+_CURRENCY = r"(?:€|eur(?:o(?:a|n|lla|t)?)?\b|e\b|\$|usd\b|£|gbp\b|sek\b|kr\b|snt\b|senttiä\b)"
+FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("url", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]", re.I)),
+    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("amount", re.compile(rf"(?:[€$£]\s?{_NUM}|{_NUM}\s?{_CURRENCY})", re.I)),
+    ("percent", re.compile(rf"{_NUM}\s?(?:%|prosent\w*|percent)", re.I)),
+    ("phone", re.compile(r"(?<![\w.,])(?:\+\d{1,3}[ \u00a0-]?)?\(?0?\d{1,4}\)?(?:[ \u00a0-]\d{2,4}){2,4}(?![\w.,]\d)")),
+    ("datetime", re.compile(
+        rf"\b(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})?(?!\d)|\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
+        rf"\b{_MONTHS_EN}\.? \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS_EN}\b(?: \d{{4}})?|"
+        rf"\b\d{{1,2}}\. ?{_MONTHS_FI}|"
+        rf"\b(?:klo|kello)\s?\d{{1,2}}(?:[.:]\d{{2}})?|\b\d{{1,2}}:\d{{2}}(?:\s?[ap]\.?m\.?)?|\b\d{{1,2}}\s?[ap]\.?m\.?(?!\w)",
+        re.I)),
+    ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
+    ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w])")),
+]
+# a capitalised word that is not the first word of a sentence: a likely name
+_NAME = re.compile(r"(?<=[^\s.!?:\n>\"“(]\s)(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)")
+_SIGNOFF = re.compile(r"(?:^|\n|(?<=[.!?])[ \t])\s*(?:t\.|terv\.|terveisin|ystävällisin terveisin|parhain terveisin|"
+                      r"best|regards|best regards|kind regards|thanks|cheers|br)[,.]?\s*\n?\s*"
+                      r"(?P<name>[A-ZÅÄÖ][\wåäöéü-]+(?: [A-ZÅÄÖ][\wåäöéü-]+)?)", re.I)
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return fact_key(self.kind, self.text)
+
+
+def fact_key(kind: str, text: str) -> str:
+    """Normalise only what is truly the same: 12,90 € == 12,90 EUR == €12,90; spacing in numbers."""
+    t = text.lower().replace("\u00a0", " ").replace("\u202f", " ")
+    if kind in ("amount", "percent", "number", "phone"):
+        digits = re.sub(r"(?<=\d)[ -](?=\d)", "", t)
+        num = re.findall(r"\d+(?:[.,]\d+)?", digits)
+        num = [n.replace(",", ".") for n in num]
+        cur = ""
+        if kind == "amount":
+            cur = ("eur" if re.search(r"€|eur|\be\b|snt|sentti", t) else "usd" if "$" in t or "usd" in t
+                   else "gbp" if "£" in t or "gbp" in t else "sek" if "sek" in t or "kr" in t else "")
+        return f"{kind}:{cur}:{'/'.join(num)}"
+    if kind == "datetime":
+        return "datetime:" + re.sub(r"\s+|kello|klo", "", t)
+    if kind == "url":
+        return "url:" + t.rstrip("/")
+    return kind + ":" + re.sub(r"\s+", " ", t).strip()
+
+
+def extract_facts(text: str) -> list[Fact]:
+    """Facts in reading order; earlier patterns win overlapping spans."""
+    taken: list[tuple[int, int]] = []
+    facts: list[Fact] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for kind, rx in FACT_PATTERNS:
+        for m in rx.finditer(text):
+            a, b = m.span()
+            raw = m.group(0).rstrip()
+            b = a + len(raw)
+            if raw and free(a, b):
+                taken.append((a, b))
+                facts.append(Fact(kind, raw, a, b))
+    for m in _SIGNOFF.finditer(text):
+        a, b = m.span("name")
+        if free(a, b):
+            taken.append((a, b))
+            facts.append(Fact("name", m.group("name"), a, b))
+    for m in _NAME.finditer(text):
+        a, b = m.span()
+        if free(a, b) and m.group(0).lower() not in COMMON_CAPITALISED:
+            taken.append((a, b))
+            facts.append(Fact("name", m.group(0), a, b))
+    return sorted(facts, key=lambda f: f.start)
+
+
+# capitalised mid-sentence words that are not names
+COMMON_CAPITALISED = frozenset(
+    "i i'm i'll i've i'd ok okay sävy eur euro usd gbp monday tuesday wednesday thursday friday "
+    "saturday sunday january february march april may june july august september october november "
+    "december english finnish suomi sms pdf faq".split())
+
+
+# -- emotion and findings ----------------------------------------------------------------------
+@dataclass
+class Finding:
+    rule_id: str
+    start: int
+    end: int
+    text: str
+    message: str
+    suggestion: str | None
+
+
+@dataclass
+class Analysis:
+    language: str
+    address: str
+    customer_emotion: str
+    signals: list[str]
+    findings: list[Finding]
+    facts: list[Fact]
+    applied: list[Rule] = field(default_factory=list)
+    customer_clean: str = ""
+
+
+def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[str]]:
+    scores = {"negative": 0, "positive": 0}
+    signals: list[str] = []
+    if not customer.strip():
+        return "neutral", signals
+    langs = (lang, "en" if lang == "fi" else "fi")  # customers mix languages; own language first
+    negated = any(rx.search(customer) for lg in langs for rx in book.negation.get(lg, []))
+    for sig in book.signals:
+        if any(rx.search(customer) for lg in langs for rx in sig.patterns.get(lg, [])):
+            signals.append(sig.name)
+            if sig.emotion in scores:
+                w = sig.weight
+                if negated and sig.emotion == "positive":
+                    w = -w
+                scores[sig.emotion] += w
+    if negated:
+        scores["negative"] += 1
+    if scores["negative"] > 0 and scores["negative"] >= scores["positive"]:
+        return "negative", signals
+    if scores["positive"] > 0:
+        return "positive", signals
+    return "neutral", signals
+
+
+def find_patterns(book: RuleBook, draft: str, lang: str, emotion: str,
+                  signals: list[str] | None = None) -> list[Finding]:
+    """The draft's anti-patterns. Rules gated on the customer's emotion or signals are checked only
+    when those hold (signals=None means "unknown": signal-gated rules are checked)."""
+    findings: list[Finding] = []
+    spans: list[tuple[int, int]] = []
+    for rule in book.rules:
+        if rule.flag_when and emotion not in rule.flag_when:
+            continue
+        if rule.flag_when_signals and signals is not None and not set(rule.flag_when_signals) & set(signals):
+            continue
+        for rx in rule.draft_patterns.get(lang, []):
+            for m in rx.finditer(draft):
+                a, b = m.span()
+                if a == b or any(a < e and b > s for s, e in spans):
+                    continue
+                spans.append((a, b))
+                suggestion = None
+                for rep in rule.replacements:
+                    if rep.lang == lang and rep.pattern.search(m.group(0)):
+                        suggestion = rep.with_
+                        break
+                findings.append(Finding(rule.id, a, b, m.group(0), rule.message[lang], suggestion))
+    return sorted(findings, key=lambda f: f.start)
+
+
+def analyse(book: RuleBook, draft: str, customer: str | None, language: str = "auto") -> Analysis:
+    """Everything the later stages need to know about one request."""
+    customer_clean = clean_untrusted(customer or "")
+    lang = language if language in ("fi", "en") else detect_language(
+        draft, fallback=detect_language(customer_clean) if customer_clean else "en")
+    address = detect_address(draft, lang)
+    emotion, signals = read_emotion(book, customer_clean, lang)
+    findings = find_patterns(book, draft, lang, emotion, signals)
+    flagged = {f.rule_id for f in findings}
+    applied = []
+    for rule in book.rules:
+        triggered = any(rx.search(customer_clean) for rx in rule.customer_patterns.get(lang, []))
+        if rule.id in flagged or emotion in rule.on_emotion or (
+                triggered and (not rule.flag_when or emotion in rule.flag_when)):
+            applied.append(rule)
+    return Analysis(lang, address, emotion, signals, findings, extract_facts(draft), applied,
+                    customer_clean)

@@ -1,0 +1,208 @@
+"""The HTTP API: app factory, dependencies and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from . import errors
+from .analyse import analyse
+from .engine import Engine, LlamaEngine
+from .errors import SavyError, error_body
+from .guard import Guard
+from .model import resolve
+from .pipeline import Rewriter
+from .prompt import PromptBuilder
+from .rules import RuleBook
+from .schemas import (AnalyzeRequest, AnalyzeResponse, Fact, Finding, Health, RewriteRequest,
+                      RewriteResponse, RuleOut, RulesResponse)
+from .security import RequestGuard, allowed_hosts_for, load_or_create_token, token_matches
+from .settings import Settings
+
+log = logging.getLogger("savy")
+
+
+class State:
+    """What the routes share: settings, token, rule book, engine and the pipeline."""
+
+    def __init__(self, settings: Settings, book: RuleBook, engine: Engine, rewriter: Rewriter,
+                 token: str) -> None:
+        self.settings = settings
+        self.book = book
+        self.engine = engine
+        self.rewriter = rewriter
+        self.token = token
+
+
+def _state(request: Request) -> State:
+    return request.app.state.savy  # type: ignore[no-any-return]
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _require_token(request: Request,
+                   cred: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    if cred is None or not token_matches(cred.credentials, _state(request).token):
+        raise SavyError(401, "unauthorized",
+                        "Missing or wrong token: send 'Authorization: Bearer <token>' (see `savy token`).",
+                        headers={"WWW-Authenticate": "Bearer"})
+
+
+StateDep = Annotated[State, Depends(_state)]
+TokenDep = Depends(_require_token)
+
+
+def _choose_style(settings: Settings, chat_template: str | None) -> str:
+    if settings.prompt_style != "auto":
+        return settings.prompt_style
+    return "chat" if chat_template else "completion"
+
+
+def build_state(settings: Settings, engine: Engine | None = None) -> State:
+    """Load rules and (unless an engine is given, as in unit tests) start the model's worker."""
+    book = RuleBook.load(settings.prompts_dir)
+    token = settings.token or load_or_create_token(settings.home)
+    chat_template = None
+    if engine is None:
+        path, name = resolve(settings.home, settings.model)
+        llama = LlamaEngine(path, name=name, n_threads=settings.n_threads, n_ctx=settings.n_ctx,
+                            queue_size=settings.queue_size, lora_path=settings.lora,
+                            speculative=settings.speculative)
+        llama.start()
+        llama.wait_ready()
+        chat_template = llama.chat_template
+        engine = llama
+    style = _choose_style(settings, chat_template)
+    builder = PromptBuilder(book, style, chat_template)
+    rewriter = Rewriter(book, engine, builder, Guard(book), settings.max_new_tokens,
+                        settings.request_timeout_s, settings.log_text)
+    return State(settings, book, engine, rewriter, token)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The Sävy API. The model loads in the lifespan, so importing this module is cheap."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await asyncio.to_thread(build_state, settings, engine)
+        app.state.savy = state
+        if settings.log_text:
+            log.warning("SAVY_LOG_TEXT is on: drafts and customer messages will be written to the log")
+        log.info("Sävy ready: model=%s style=%s threads=%d", state.engine.name,
+                 state.rewriter.builder.style, settings.n_threads)
+        try:
+            yield
+        finally:
+            stop = getattr(state.engine, "stop", None)
+            if stop is not None:
+                await asyncio.to_thread(stop)
+
+    app = FastAPI(title="Sävy", version="0.1.0", lifespan=lifespan,
+                  description="Local warm-rewrite service for customer-service agents.")
+    errors.install(app)
+    app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts_for(settings.host),
+                       allowed_origins=settings.allowed_origins, max_body_bytes=settings.max_body_bytes)
+
+    @app.get("/v1/health", response_model=Health)
+    async def health(state: StateDep) -> Health:
+        return Health(status="ok", model=state.engine.name, ready=state.engine.ready)
+
+    @app.get("/v1/rules", response_model=RulesResponse, dependencies=[TokenDep])
+    async def rules(state: StateDep) -> RulesResponse:
+        return RulesResponse(rules=[
+            RuleOut(id=r.id, kind=r.kind, title=r.title, guidance=r.guidance, message=r.message,
+                    source=r.source) for r in state.book.rules])
+
+    @app.post("/v1/analyze", response_model=AnalyzeResponse, dependencies=[TokenDep])
+    async def analyze(body: AnalyzeRequest, state: StateDep) -> AnalyzeResponse:
+        a = analyse(state.book, body.draft, body.customer_message, body.language)
+        return AnalyzeResponse(
+            language=a.language,  # type: ignore[arg-type]
+            address=a.address,  # type: ignore[arg-type]
+            customer_emotion=a.customer_emotion,  # type: ignore[arg-type]
+            signals=a.signals,
+            findings=[Finding(**asdict(f)) for f in a.findings],
+            facts=[Fact(**asdict(f)) for f in a.facts],
+        )
+
+    @app.post("/v1/rewrite", response_model=RewriteResponse, dependencies=[TokenDep])
+    async def rewrite(body: RewriteRequest, request: Request, state: StateDep) -> RewriteResponse:
+        work = asyncio.create_task(state.rewriter.run(body))
+        gone = asyncio.create_task(_wait_disconnect(request))
+        try:
+            done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if work not in done:  # the client left: stop generating now
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+            raise SavyError(499, "client_closed", "The client closed the connection.")
+        return work.result()
+
+    @app.post("/v1/rewrite/stream", dependencies=[TokenDep],
+              responses={200: {"content": {"text/event-stream": {}}}})
+    async def rewrite_stream(body: RewriteRequest, state: StateDep) -> StreamingResponse:
+        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        async def on_event(kind: str, text: str, attempt: int, tokens: int) -> None:
+            await events.put((kind, {"text": text, "attempt": attempt, "tokens": tokens}))
+
+        work = asyncio.create_task(state.rewriter.run(body, on_event))
+        work.add_done_callback(lambda t: events.put_nowait(("finished", None)))
+        # Wait until the engine admits the job (or refuses it), so a full queue is a real 503.
+        first = await events.get()
+        if first[0] == "finished":
+            work.result()  # raises the SavyError (busy, timeout...) as a JSON response
+            events.put_nowait(first)
+
+        async def sse() -> AsyncIterator[bytes]:
+            try:
+                yield b": accepted\n\n"
+                while True:
+                    kind, data = await events.get()
+                    if kind == "delta":
+                        yield _sse("delta", data)
+                    elif kind == "finished":
+                        break
+                if work.cancelled():
+                    return
+                exc = work.exception()
+                if exc is None:
+                    yield _sse("done", work.result().model_dump())
+                elif isinstance(exc, SavyError):
+                    yield _sse("error", error_body(exc.code, exc.message, exc.field))
+                else:
+                    log.error("stream failed: %s", type(exc).__name__)
+                    yield _sse("error", error_body("internal", "Internal error; the draft was not changed."))
+            finally:
+                if not work.done():
+                    work.cancel()  # the client disconnected: free the engine
+
+        return StreamingResponse(sse(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    return app
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _wait_disconnect(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

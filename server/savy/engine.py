@@ -1,0 +1,332 @@
+"""The engine stage: one llama.cpp model owned by one worker thread, a bounded queue in front.
+
+The API never touches llama.cpp directly; it talks to the small `Engine` protocol below, so a
+remote OpenAI-compatible engine can be added later without touching the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .errors import EngineBusy, SavyError
+
+log = logging.getLogger("savy.engine")
+
+# A prompt is a list of segments: (text, trusted). Trusted text (our own templates) may contain
+# special tokens such as <start_of_turn>; untrusted text (draft, customer message) is tokenized
+# with special-token parsing off, so typed "<end_of_turn>" stays plain text.
+Segment = tuple[str, bool]
+
+
+@dataclass(frozen=True)
+class GenParams:
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass
+class GenStats:
+    prompt_tokens: int = 0
+    prompt_reused_tokens: int = 0
+    completion_tokens: int = 0
+    queue_ms: float = 0.0
+    first_token_ms: float | None = None
+    gen_ms: float = 0.0
+    finish_reason: str = "stop"  # stop | length | cancelled | timeout | repetition | error
+
+
+class Engine(Protocol):
+    """What the pipeline needs from a text generator."""
+
+    name: str
+
+    @property
+    def ready(self) -> bool: ...
+
+    def count_tokens(self, segments: Sequence[Segment]) -> int: ...
+
+    def stream(self, segments: Sequence[Segment], params: GenParams,
+               stats: GenStats, timeout_s: float) -> AsyncIterator[str]:
+        """Yield "" once admitted, then text deltas; raise EngineBusy if the queue is full."""
+        ...
+
+
+@dataclass
+class _Job:
+    segments: Sequence[Segment]
+    params: GenParams
+    stats: GenStats
+    loop: asyncio.AbstractEventLoop
+    deadline: float
+    out: asyncio.Queue[str | BaseException | None] = field(default_factory=asyncio.Queue)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    enqueued: float = field(default_factory=time.monotonic)
+
+    def emit(self, item: str | BaseException | None) -> None:
+        self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def repeats_tail(tokens: Sequence[int], min_len: int = 6, times: int = 3) -> bool:
+    """True when the generation ends in the same token run repeated `times` times (a loop)."""
+    n = len(tokens)
+    for size in range(min_len, n // times + 1):
+        tail = tokens[n - size:]
+        if all(tokens[n - size * (k + 1): n - size * k] == tail for k in range(1, times)):
+            return True
+    return False
+
+
+class LlamaEngine:
+    """llama-cpp-python behind a single worker thread (a llama.cpp context is not thread-safe)."""
+
+    def __init__(self, model_path: Path, *, name: str, n_threads: int, n_ctx: int,
+                 queue_size: int, lora_path: Path | None = None, speculative: bool = False,
+                 swa_full: bool = True) -> None:
+        self.name = name
+        self.model_path = model_path
+        self._kw = dict(n_threads=n_threads, n_ctx=n_ctx, lora_path=lora_path,
+                        speculative=speculative, swa_full=swa_full)
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self._ready = threading.Event()
+        self._running = False
+        self._load_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="savy-engine", daemon=True)
+        self.llm = None  # owned by the worker thread only, after start()
+        self.chat_template: str | None = None
+        # the stats of the last jobs, newest last (tests and /v1/health could read it)
+        self.recent: deque[GenStats] = deque(maxlen=32)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        self._ready.wait(timeout)
+        if self._load_error is not None:
+            raise self._load_error
+        return self._ready.is_set()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job.emit(SavyError(503, "shutting_down", "The server is shutting down."))
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and self._load_error is None
+
+    @property
+    def idle(self) -> bool:
+        return not self._running and self._queue.empty()
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+
+        kw = self._kw
+        draft = None
+        if kw["speculative"]:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=8)
+        self.llm = Llama(
+            model_path=str(self.model_path),
+            n_ctx=kw["n_ctx"],
+            n_batch=512,
+            n_threads=kw["n_threads"],
+            n_threads_batch=kw["n_threads"],
+            lora_path=str(kw["lora_path"]) if kw["lora_path"] else None,
+            # NOTE: Gemma 3 keeps a 512-token sliding window on most layers. Without the full-size
+            # SWA cache, rolling the KV cache back to the shared prompt prefix would leave those
+            # layers missing tokens that slid out of the window; full size keeps reuse exact.
+            swa_full=kw["swa_full"],
+            draft_model=draft,
+            verbose=False,
+        )
+        self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
+
+    def _run(self) -> None:
+        try:
+            self._load()
+        except BaseException as exc:  # reported by wait_ready / health, never raised in a request
+            log.error("model failed to load: %s", exc)
+            self._load_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            job.stats.queue_ms = (time.monotonic() - job.enqueued) * 1000
+            self.recent.append(job.stats)
+            if job.cancel.is_set():  # its client left while it waited
+                job.stats.finish_reason = "cancelled"
+                job.emit(None)
+                continue
+            self._running = True
+            try:
+                self._generate(job)
+            except BaseException as exc:
+                log.error("generation failed: %s", type(exc).__name__, exc_info=exc)
+                job.stats.finish_reason = "error"
+                job.emit(SavyError(500, "engine_error", "The model failed while generating."))
+                self.llm.reset()  # type: ignore[union-attr]
+                continue
+            finally:
+                self._running = False
+            job.emit(None)
+
+    # -- generation (worker thread) ----------------------------------------------------------
+    def _tokenize(self, segments: Sequence[Segment]) -> list[int]:
+        llm = self.llm
+        assert llm is not None
+        tokens = [llm.token_bos()]
+        for text, trusted in segments:
+            if text:
+                tokens += llm.tokenize(text.encode("utf-8"), add_bos=False, special=trusted)
+        return tokens
+
+    def count_tokens(self, segments: Sequence[Segment]) -> int:
+        # NOTE: tokenizing only reads the vocabulary, which is immutable, so this is safe from
+        # any thread once the model is loaded.
+        if self.llm is None:
+            return sum(len(t) for t, _ in segments) // 3
+        return len(self._tokenize(segments))
+
+    def _generate(self, job: _Job) -> None:
+        from llama_cpp import llama_cpp as C
+
+        llm = self.llm
+        assert llm is not None
+        t0 = time.monotonic()
+        stats, p = job.stats, job.params
+        tokens = self._tokenize(job.segments)
+        n_ctx = llm.n_ctx()
+        stats.prompt_tokens = len(tokens)
+        if len(tokens) + 16 > n_ctx:
+            job.emit(SavyError(413, "too_long_for_model",
+                               f"The prompt needs {len(tokens)} tokens; the model's context is {n_ctx}.",
+                               field="draft"))
+            return
+        max_tokens = min(p.max_tokens, n_ctx - len(tokens) - 1)
+
+        # Reuse the KV cache for the prompt prefix shared with the previous request (the rules and
+        # examples); at least one token is always evaluated so there are fresh logits to sample.
+        reuse = min(common_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), len(tokens) - 1)
+        if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            llm.n_tokens = reuse
+        else:
+            reuse = 0
+            llm.reset()
+        stats.prompt_reused_tokens = reuse
+        if p.seed is not None:
+            llm.set_seed(p.seed)
+
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        sent = 0
+        hold = max((len(s) for s in p.stop), default=0)
+        generated: list[int] = []
+        stats.finish_reason = "length"
+        gen = llm.generate(tokens[reuse:], reset=False, temp=p.temperature, top_p=p.top_p,
+                           top_k=p.top_k, min_p=p.min_p, repeat_penalty=p.repeat_penalty)
+        try:
+            for tok in gen:
+                now = time.monotonic()
+                if stats.first_token_ms is None:
+                    stats.first_token_ms = (now - job.enqueued) * 1000
+                if job.cancel.is_set():
+                    stats.finish_reason = "cancelled"
+                    break
+                if now > job.deadline:
+                    stats.finish_reason = "timeout"
+                    break
+                if C.llama_vocab_is_eog(llm._model.vocab, tok):
+                    stats.finish_reason = "stop"
+                    break
+                generated.append(tok)
+                stats.completion_tokens = len(generated)
+                text += decoder.decode(llm.detokenize([tok]))
+                cut = min((i for i in (text.find(s, max(0, sent - hold)) for s in p.stop) if i >= 0),
+                          default=-1)
+                if cut >= 0:
+                    text = text[:cut]
+                    stats.finish_reason = "stop"
+                elif len(generated) >= 12 and repeats_tail(generated):
+                    stats.finish_reason = "repetition"
+                safe = len(text) if stats.finish_reason != "length" else max(sent, len(text) - hold)
+                if safe > sent:
+                    job.emit(text[sent:safe])
+                    sent = safe
+                if stats.finish_reason != "length":
+                    break
+                if len(generated) >= max_tokens:
+                    break
+        finally:
+            gen.close()
+        if stats.finish_reason == "length" and len(text) > sent:
+            job.emit(text[sent:])
+        stats.completion_tokens = len(generated)
+        stats.gen_ms = (time.monotonic() - t0) * 1000
+
+    # -- the async face ------------------------------------------------------------------------
+    async def stream(self, segments: Sequence[Segment], params: GenParams, stats: GenStats,
+                     timeout_s: float) -> AsyncIterator[str]:
+        """Yield "" once the job is admitted, then text deltas. Raises EngineBusy when the queue is
+        full; closing the iterator (or cancelling its task) stops the generation."""
+        if self._load_error is not None:
+            raise SavyError(503, "model_unavailable", f"The model failed to load: {self._load_error}")
+        job = _Job(segments, params, stats, asyncio.get_running_loop(),
+                   deadline=time.monotonic() + timeout_s)
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise EngineBusy() from None
+        try:
+            yield ""
+            while True:
+                remaining = job.deadline - time.monotonic() + 1.0
+                try:
+                    item = await asyncio.wait_for(job.out.get(), timeout=max(remaining, 0.1))
+                except asyncio.TimeoutError:
+                    stats.finish_reason = "timeout"
+                    return
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            job.cancel.set()

@@ -1,0 +1,111 @@
+"""The prompt stage: build the model's input from `prompts/` templates and one request's analysis.
+
+Templates use `{{name}}` placeholders. Values are substituted once, never re-expanded, and the
+draft and customer message enter as *untrusted* segments (no special-token parsing). Everything
+before the first per-request placeholder is byte-identical across requests, so the engine can keep
+its KV cache for it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+
+from .analyse import Analysis
+from .engine import Segment
+from .rules import RuleBook
+
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# sentinels that survive a chat template's rendering untouched
+_SENTINEL = "\x00SAVY:{}\x00"
+_SENTINEL_RE = re.compile("\x00SAVY:(\\w+)\x00")
+UNTRUSTED = frozenset({"draft", "customer"})
+
+
+def render(template: str, values: dict[str, str]) -> list[Segment]:
+    """Split `template` on its placeholders; untrusted values become untrusted segments."""
+    out: list[Segment] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(template):
+        out.append((template[pos:m.start()], True))
+        name = m.group(1)
+        if name not in values:
+            raise KeyError(f"template needs {{{{{name}}}}}")
+        out.append((values[name], name not in UNTRUSTED))
+        pos = m.end()
+    out.append((template[pos:], True))
+    return [s for s in out if s[0]]
+
+
+@dataclass
+class PromptBuilder:
+    """Turns (analysis, draft, customer) into segments for one of the prompt styles."""
+
+    book: RuleBook
+    style: str  # "completion" | "chat"
+    chat_template: str | None = None
+
+    @cached_property
+    def _fixed(self) -> dict[str, str]:
+        rules = "\n".join(
+            f"- {r.title['en']} / {r.title['fi']}: {r.guidance['en']}" for r in self.book.rules)
+        ex = tomllib.loads(self.book.text("examples.toml"))["examples"]
+        shot = self.book.text(str(self._style["example"]))
+        examples = "".join(
+            "".join(t for t, _ in render(shot, {**e, "notes": e.get("notes", "")})) for e in ex)
+        return {"rules": rules, "examples": examples}
+
+    def notes(self, a: Analysis) -> str:
+        lang = a.language
+        lines = [self.book.text(f"notes_{lang}.txt").strip()
+                 .replace("{{emotion}}", a.customer_emotion)
+                 .replace("{{address}}", a.address)]
+        for r in a.applied:
+            lines.append(f"- {r.guidance[lang]}")
+        for f in a.findings:
+            fix = f" -> {f.suggestion}" if f.suggestion else ""
+            lines.append(f'- "{f.text}"{fix}')
+        if a.facts:
+            lines.append(self.book.text(f"facts_{lang}.txt").strip() + " "
+                         + "; ".join(f.text for f in a.facts))
+        return "\n".join(lines)
+
+    def build(self, a: Analysis, draft: str) -> list[Segment]:
+        values = {**self._fixed, "notes": self.notes(a), "draft": draft.strip(),
+                  "customer": a.customer_clean or "-"}
+        template = self.book.text(str(self._style["template"]))
+        if self.style == "chat":
+            return self._chat(template, values)
+        return render(template, values)
+
+    def _chat(self, template: str, values: dict[str, str]) -> list[Segment]:
+        """Render the GGUF's own chat template around our user message, then re-split it so the
+        untrusted parts stay untrusted."""
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        user = template
+        for name in values:
+            user = user.replace("{{%s}}" % name, _SENTINEL.format(name))
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        rendered = env.from_string(self.chat_template or "").render(
+            messages=[{"role": "user", "content": user}], add_generation_prompt=True,
+            bos_token="", eos_token="")
+        segs: list[Segment] = []
+        pos = 0
+        for m in _SENTINEL_RE.finditer(rendered):
+            segs.append((rendered[pos:m.start()], True))
+            name = m.group(1)
+            segs.append((values[name], name not in UNTRUSTED))
+            pos = m.end()
+        segs.append((rendered[pos:], True))
+        return [s for s in segs if s[0]]
+
+    @cached_property
+    def _style(self) -> dict[str, object]:
+        return tomllib.loads(self.book.text("styles.toml"))[self.style]
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        return tuple(self._style["stop"])  # type: ignore[arg-type]
