@@ -1,0 +1,195 @@
+"""Speed figures, printed (not asserted): raw llama-cpp-python vs the server's stream, time to first
+token with and without prefix reuse, and prompt-lookup speculative decoding.
+
+Run: `make bench` (or `.venv/bin/python bench/speed.py --rounds 5`). Everything runs in one process
+on one machine, interleaved, so the ratios are fair even on a noisy shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "server"))
+
+from savy.analyse import analyse  # noqa: E402
+from savy.app import create_app  # noqa: E402
+from savy.engine import GenParams, GenStats, LlamaEngine  # noqa: E402
+from savy.model import resolve  # noqa: E402
+from savy.prompt import PromptBuilder  # noqa: E402
+from savy.rules import RuleBook  # noqa: E402
+from savy.settings import Settings  # noqa: E402
+
+TOKEN = "bench-token-0123456789abcdef"
+CASES = [
+    {"draft": "Ei kestä. Tilaus TIL-20931 lähti eilen, toimitus 3-5 arkipäivää. Hinta oli 12,90 €.",
+     "customer_message": "Kiitos tosi paljon nopeasta avusta!"},
+    {"draft": "Order #55120 ships on March 3. No refund for the shipping fee of €4.90.",
+     "customer_message": "This is ridiculous, I've waited two weeks!!"},
+    {"draft": "Pahoittelemme odotusta. Lasku 88123 on korjattu, uusi summa on 42,50 €. Eräpäivä on 15.1.2026.",
+     "customer_message": "Olen odottanut vastausta jo viikon."},
+]
+N_TOKENS = 96
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def raw_decode(llm, tokens: list[int], n: int) -> tuple[float, int, str]:  # type: ignore[no-untyped-def]
+    """Plain llama-cpp-python: greedy generate n tokens (EOS ignored); decode tokens/s."""
+    llm.reset()
+    t_first, count, out = None, 0, []
+    for tok in llm.generate(tokens, temp=0.0, reset=False):
+        now = time.perf_counter()
+        if t_first is None:
+            t_first = now
+        count += 1
+        out.append(tok)
+        if count >= n:
+            break
+    t_end = time.perf_counter()
+    return (count - 1) / (t_end - t_first), count, llm.detokenize(out).decode("utf-8", "replace")
+
+
+def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
+                                           log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, th
+
+
+def stream_once(client: httpx.Client, payload: dict) -> dict:
+    """Client-side view of one streamed rewrite: first-delta latency and attempt-1 tokens/s."""
+    t0 = time.perf_counter()
+    first = last = None
+    tok_first = tok_last = 0
+    done = None
+    event = None
+    with client.stream("POST", "/v1/rewrite/stream", json=payload) as r:
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line[5:])
+                if event == "delta" and data["attempt"] == 1:
+                    now = time.perf_counter()
+                    if first is None:
+                        first, tok_first = now, data["tokens"]
+                    last, tok_last = now, data["tokens"]
+                elif event == "done":
+                    done = data
+    tps = (tok_last - tok_first) / (last - first) if first and last and last > first else float("nan")
+    return {"ttft_ms": (first - t0) * 1000 if first else float("nan"), "tps": tps,
+            "tokens": tok_last, "source": done["source"] if done else "error"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+
+    home = Path(os.environ.get("SAVY_HOME") or tempfile.mkdtemp(prefix="savy-bench-"))
+    path, name = resolve(home, None)
+    book = RuleBook.load(ROOT / "prompts")
+    print(f"# Sävy speed — {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"threads={args.threads}, model={name}, {time.strftime('%Y-%m-%d %H:%M')}")
+
+    # 1. raw llama-cpp-python vs server stream, interleaved
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(path), n_ctx=8192, n_threads=args.threads, n_threads_batch=args.threads,
+                swa_full=True, verbose=False)
+    builder = PromptBuilder(book, "completion")
+    prompts = []
+    for c in CASES:
+        segs = builder.build(analyse(book, c["draft"], c["customer_message"]), c["draft"])
+        toks = [llm.token_bos()]
+        for text, trusted in segs:
+            toks += llm.tokenize(text.encode(), add_bos=False, special=trusted)
+        prompts.append(toks)
+    settings = Settings(home=home, port=18765, token=TOKEN, n_threads=args.threads, queue_size=4)
+    server, th = serve(settings)
+    client = httpx.Client(base_url="http://127.0.0.1:18765", headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=300)
+    raw_tps, srv = [], []
+    for _ in range(args.rounds):
+        for c, toks in zip(CASES, prompts):
+            raw_tps.append(raw_decode(llm, toks, N_TOKENS)[0])
+            srv.append(stream_once(client, c))
+    srv_tps = [s["tps"] for s in srv if s["tps"] == s["tps"] and s["tokens"] >= 8]
+    print("\n## Generation speed (greedy, same prompts, interleaved)")
+    print(f"raw llama-cpp-python : {median(raw_tps):6.1f} tokens/s  (median of {len(raw_tps)})")
+    print(f"server /stream       : {median(srv_tps):6.1f} tokens/s  (median of {len(srv_tps)}, client-side, attempt 1)")
+    print(f"ratio server/raw     : {median(srv_tps) / median(raw_tps):6.2f}")
+    warm_ttft = [s["ttft_ms"] for s in srv[len(CASES):]]
+    print(f"server warm first token (client-side): median {median(warm_ttft):.0f} ms, max {max(warm_ttft):.0f} ms")
+    print("sources:", {k: sum(1 for s in srv if s["source"] == k) for k in ("model", "rules", "draft", "error")})
+    server.should_exit = True
+    th.join(timeout=30)
+    del llm
+
+    # 2. time to first token with and without prefix reuse (engine level)
+    eng = LlamaEngine(path, name=name, n_threads=args.threads, n_ctx=8192, queue_size=2)
+    eng.start()
+    eng.wait_ready()
+    segs = [builder.build(analyse(book, c["draft"], c["customer_message"]), c["draft"]) for c in CASES]
+
+    async def first_token(s: list, reset: bool) -> GenStats:
+        if reset:
+            eng.llm.reset()  # type: ignore[union-attr]
+        st = GenStats()
+        async for d in eng.stream(s, GenParams(max_tokens=1), st, 120):
+            pass
+        return st
+
+    cold, warm = [], []
+    for _ in range(args.rounds):
+        for s in segs:
+            cold.append(asyncio.run(first_token(s, True)))
+            warm.append(asyncio.run(first_token(segs[(segs.index(s) + 1) % len(segs)], False)))
+    print("\n## Time to first token (engine, prompt of "
+          f"{cold[0].prompt_tokens} tokens, {warm[0].prompt_reused_tokens} reusable)")
+    print(f"cold (no reuse) : median {median([c.first_token_ms for c in cold]):6.0f} ms")
+    print(f"warm (reuse)    : median {median([w.first_token_ms for w in warm]):6.0f} ms")
+    eng.stop()
+
+    # 3. prompt-lookup speculative decoding on the same prompts (greedy, identical output expected)
+    print("\n## Prompt-lookup speculative decoding (n_ctx=4096; it needs logits for every position)")
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    plain = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, swa_full=True, verbose=False)
+    spec = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, swa_full=True, verbose=False,
+                 draft_model=LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=8))
+    p_tps, s_tps, same = [], [], 0
+    for _ in range(max(1, args.rounds // 2)):
+        for toks in prompts:
+            a = raw_decode(plain, toks, N_TOKENS)
+            b = raw_decode(spec, toks, N_TOKENS)
+            p_tps.append(a[0])
+            s_tps.append(b[0])
+            same += a[2] == b[2]
+    print(f"plain       : {median(p_tps):6.1f} tokens/s")
+    print(f"speculative : {median(s_tps):6.1f} tokens/s  (ratio {median(s_tps) / median(p_tps):.2f}, "
+          f"identical output {same}/{len(p_tps)})")
+
+
+if __name__ == "__main__":
+    main()
