@@ -52,6 +52,7 @@ def median(xs: list[float]) -> float:
 def raw_decode(llm, tokens: list[int], n: int) -> tuple[float, int, str]:  # type: ignore[no-untyped-def]
     """Plain llama-cpp-python: greedy generate n tokens (EOS ignored); decode tokens/s."""
     llm.reset()
+    t0 = time.perf_counter()
     t_first, count, out = None, 0, []
     for tok in llm.generate(tokens, temp=0.0, reset=False):
         now = time.perf_counter()
@@ -62,6 +63,7 @@ def raw_decode(llm, tokens: list[int], n: int) -> tuple[float, int, str]:  # typ
         if count >= n:
             break
     t_end = time.perf_counter()
+    raw_decode.first_ms = (t_first - t0) * 1000  # type: ignore[attr-defined]
     return (count - 1) / (t_end - t_first), count, llm.detokenize(out).decode("utf-8", "replace")
 
 
@@ -139,7 +141,7 @@ def main() -> None:
     print(f"raw llama-cpp-python : {median(raw_tps):6.1f} tokens/s  (median of {len(raw_tps)})")
     print(f"server /stream       : {median(srv_tps):6.1f} tokens/s  (median of {len(srv_tps)}, client-side, attempt 1)")
     print(f"ratio server/raw     : {median(srv_tps) / median(raw_tps):6.2f}")
-    warm_ttft = [s["ttft_ms"] for s in srv[len(CASES):]]
+    warm_ttft = [s["ttft_ms"] for s in srv[len(CASES):] if s["ttft_ms"] == s["ttft_ms"]]
     print(f"server warm first token (client-side): median {median(warm_ttft):.0f} ms, max {max(warm_ttft):.0f} ms")
     print("sources:", {k: sum(1 for s in srv if s["source"] == k) for k in ("model", "rules", "draft", "error")})
     server.should_exit = True
@@ -176,19 +178,23 @@ def main() -> None:
     from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
     plain = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, swa_full=True, verbose=False)
+    # llama-cpp-python's draft_model path needs logits_all=True (else it overflows its score
+    # buffer on prompts longer than n_batch): a 4096 x 262144 float buffer, filled for every token
     spec = Llama(model_path=str(path), n_ctx=4096, n_threads=args.threads, swa_full=True, verbose=False,
-                 draft_model=LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=8))
-    p_tps, s_tps, same = [], [], 0
+                 logits_all=True, draft_model=LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=8))
+    p_tps, s_tps, p_ttft, s_ttft, same = [], [], [], [], 0
     for _ in range(max(1, args.rounds // 2)):
         for toks in prompts:
             a = raw_decode(plain, toks, N_TOKENS)
+            p_ttft.append(raw_decode.first_ms)  # type: ignore[attr-defined]
             b = raw_decode(spec, toks, N_TOKENS)
+            s_ttft.append(raw_decode.first_ms)  # type: ignore[attr-defined]
             p_tps.append(a[0])
             s_tps.append(b[0])
             same += a[2] == b[2]
-    print(f"plain       : {median(p_tps):6.1f} tokens/s")
-    print(f"speculative : {median(s_tps):6.1f} tokens/s  (ratio {median(s_tps) / median(p_tps):.2f}, "
-          f"identical output {same}/{len(p_tps)})")
+    print(f"plain       : {median(p_tps):6.1f} tokens/s, cold first token {median(p_ttft):.0f} ms")
+    print(f"speculative : {median(s_tps):6.1f} tokens/s, cold first token {median(s_ttft):.0f} ms  "
+          f"(decode ratio {median(s_tps) / median(p_tps):.2f}, identical output {same}/{len(p_tps)})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from . import errors
 from .analyse import analyse
-from .engine import Engine, LlamaEngine
+from .engine import Engine, GenParams, GenStats, LlamaEngine
 from .errors import SavyError, error_body
 from .guard import Guard
 from .model import resolve
@@ -77,8 +77,7 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     if engine is None:
         path, name = resolve(settings.home, settings.model)
         llama = LlamaEngine(path, name=name, n_threads=settings.n_threads, n_ctx=settings.n_ctx,
-                            queue_size=settings.queue_size, lora_path=settings.lora,
-                            speculative=settings.speculative)
+                            queue_size=settings.queue_size, lora_path=settings.lora)
         llama.start()
         llama.wait_ready()
         chat_template = llama.chat_template
@@ -102,9 +101,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             log.warning("SAVY_LOG_TEXT is on: drafts and customer messages will be written to the log")
         log.info("Sävy ready: model=%s style=%s threads=%d", state.engine.name,
                  state.rewriter.builder.style, settings.n_threads)
+        # Evaluate the fixed part of the prompt (rules, examples) once now, so the first real
+        # request is as fast as every later one; a request arriving meanwhile simply queues.
+        warm = asyncio.create_task(_warm_up(state))
         try:
             yield
         finally:
+            warm.cancel()
             stop = getattr(state.engine, "stop", None)
             if stop is not None:
                 await asyncio.to_thread(stop)
@@ -195,6 +198,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     return app
+
+
+async def _warm_up(state: State) -> None:
+    segments = state.rewriter.builder.build(analyse(state.book, "-", None, "en"), "-")
+    try:
+        async for _ in state.engine.stream(segments, GenParams(max_tokens=1), GenStats(), 300):
+            pass
+    except SavyError as exc:
+        log.warning("warm-up skipped: %s", exc.message)
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -101,16 +101,26 @@ def repeats_tail(tokens: Sequence[int], min_len: int = 6, times: int = 3) -> boo
     return False
 
 
+def _stop_prefix(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of `text` that could still grow into a stop string: only that
+    much is held back from the client, so deltas flow with no delay otherwise."""
+    best = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), best, -1):
+            if text.endswith(s[:k]):
+                best = k
+                break
+    return best
+
+
 class LlamaEngine:
     """llama-cpp-python behind a single worker thread (a llama.cpp context is not thread-safe)."""
 
     def __init__(self, model_path: Path, *, name: str, n_threads: int, n_ctx: int,
-                 queue_size: int, lora_path: Path | None = None, speculative: bool = False,
-                 swa_full: bool = True) -> None:
+                 queue_size: int, lora_path: Path | None = None, swa_full: bool = True) -> None:
         self.name = name
         self.model_path = model_path
-        self._kw = dict(n_threads=n_threads, n_ctx=n_ctx, lora_path=lora_path,
-                        speculative=speculative, swa_full=swa_full)
+        self._kw = dict(n_threads=n_threads, n_ctx=n_ctx, lora_path=lora_path, swa_full=swa_full)
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
         self._ready = threading.Event()
         self._running = False
@@ -155,11 +165,7 @@ class LlamaEngine:
         from llama_cpp import Llama
 
         kw = self._kw
-        draft = None
-        if kw["speculative"]:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            draft = LlamaPromptLookupDecoding(max_ngram_size=3, num_pred_tokens=8)
+        # NOTE: no prompt-lookup speculative decoding: measured slower here (docs/benchmarks.md)
         self.llm = Llama(
             model_path=str(self.model_path),
             n_ctx=kw["n_ctx"],
@@ -171,7 +177,6 @@ class LlamaEngine:
             # SWA cache, rolling the KV cache back to the shared prompt prefix would leave those
             # layers missing tokens that slid out of the window; full size keeps reuse exact.
             swa_full=kw["swa_full"],
-            draft_model=draft,
             verbose=False,
         )
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
@@ -257,7 +262,7 @@ class LlamaEngine:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         text = ""
         sent = 0
-        hold = max((len(s) for s in p.stop), default=0)
+        hold = max((len(s) for s in p.stop), default=0)  # how far back a stop string may start
         generated: list[int] = []
         stats.finish_reason = "length"
         gen = llm.generate(tokens[reuse:], reset=False, temp=p.temperature, top_p=p.top_p,
@@ -286,7 +291,7 @@ class LlamaEngine:
                     stats.finish_reason = "stop"
                 elif len(generated) >= 12 and repeats_tail(generated):
                     stats.finish_reason = "repetition"
-                safe = len(text) if stats.finish_reason != "length" else max(sent, len(text) - hold)
+                safe = len(text) if stats.finish_reason != "length" else len(text) - _stop_prefix(text, p.stop)
                 if safe > sent:
                     job.emit(text[sent:safe])
                     sent = safe

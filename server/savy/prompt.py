@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from .analyse import Analysis
 from .engine import Segment
@@ -51,23 +52,29 @@ class PromptBuilder:
     def _fixed(self) -> dict[str, str]:
         rules = "\n".join(
             f"- {r.title['en']} / {r.title['fi']}: {r.guidance['en']}" for r in self.book.rules)
-        ex = tomllib.loads(self.book.text("examples.toml"))["examples"]
-        shot = self.book.text(str(self._style["example"]))
-        examples = "".join(
-            "".join(t for t, _ in render(shot, {**e, "notes": e.get("notes", "")})) for e in ex)
+        examples = ""
+        if "example" in self._style:
+            ex = tomllib.loads(self.book.text("examples.toml"))["examples"]
+            shot = self.book.text(str(self._style["example"]))
+            examples = "".join(
+                "".join(t for t, _ in render(shot, {**e, "notes": e.get("notes", "")})) for e in ex)
         return {"rules": rules, "examples": examples}
 
     def notes(self, a: Analysis) -> str:
-        lang = a.language
-        lines = [self.book.text(f"notes_{lang}.txt").strip()
-                 .replace("{{emotion}}", a.customer_emotion)
-                 .replace("{{address}}", a.address)]
-        for r in a.applied:
-            lines.append(f"- {r.guidance[lang]}")
-        for f in a.findings:
-            fix = f" -> {f.suggestion}" if f.suggestion else ""
-            lines.append(f'- "{f.text}"{fix}')
-        if a.facts:
+        """The per-request hints. Which parts a style includes is set in styles.toml: every part
+        lengthens the part of the prompt that is evaluated afresh for each request."""
+        lang, parts = a.language, self._style.get("notes", ["header", "findings"])
+        lines = []
+        if "header" in parts:
+            lines.append(self.book.text(f"notes_{lang}.txt").strip()
+                         .replace("{{emotion}}", a.customer_emotion).replace("{{address}}", a.address))
+        if "guidance" in parts:
+            lines += [f"- {r.guidance[lang]}" for r in a.applied]
+        if "findings" in parts:
+            for f in a.findings:
+                fix = f" -> {f.suggestion}" if f.suggestion else ""
+                lines.append(f'- "{f.text}"{fix}')
+        if "facts" in parts and a.facts:
             lines.append(self.book.text(f"facts_{lang}.txt").strip() + " "
                          + "; ".join(f.text for f in a.facts))
         return "\n".join(lines)
@@ -103,7 +110,7 @@ class PromptBuilder:
         return [s for s in segs if s[0]]
 
     @cached_property
-    def _style(self) -> dict[str, object]:
+    def _style(self) -> dict[str, Any]:
         return tomllib.loads(self.book.text("styles.toml"))[self.style]
 
     @property

@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, description="CPU threads for llama.cpp (default: all cores).")
     n_ctx: int = Field(default=8192, ge=1024, description="Context window in tokens.")
     max_new_tokens: int = Field(default=512, ge=16, description="Upper bound on tokens generated per rewrite.")
-    speculative: bool = Field(default=False, description="Prompt-lookup speculative decoding (copies draft n-grams). See docs/benchmarks.md.")
     queue_size: int = Field(default=4, ge=1, le=256, description="Requests that may wait for the engine; more get 503 with Retry-After.")
     request_timeout_s: float = Field(default=60.0, gt=0, description="A rewrite that runs longer is stopped (504).")
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest accepted request body (413 above).")
