@@ -68,3 +68,12 @@ def test_customer_text_is_untrusted_and_cleaned(book: RuleBook) -> None:
     assert "</customer>" not in cust and "<start_of_turn>" not in cust and "\u200b" not in cust
     # and no trusted segment carries customer text
     assert not any("ignore rules" in t for t, trusted in segments if trusted)
+
+
+def test_rules_only_keeps_what_it_cannot_fix_and_says_so(book: RuleBook) -> None:
+    req = RewriteRequest(draft="Pahoittelemme odotusta, paketti #4411 lähtee huomenna.",
+                         customer_message="Olen odottanut jo kaksi viikkoa!!")
+    r = asyncio.run(rewriter(book, FakeEngine(["", ""])).run(req))
+    assert r.source == "rules" and "#4411" in r.rewrite and "huomenna" in r.rewrite
+    assert r.rewrite != req.draft  # framed with an opening/closing for an upset, waiting customer
+    assert any("could not fix" in w and "thank-for-waiting" in w for w in r.warnings)

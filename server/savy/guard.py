@@ -35,8 +35,10 @@ class Guard:
     def _leaks(self) -> list[re.Pattern[str]]:
         return [re.compile(p, FLAGS) for p in self._cfg["leaks"]["all"]]
 
-    def check(self, a: Analysis, draft: str, rewrite: str) -> list[str]:
-        """Problems with `rewrite` as a rewrite of `draft`; empty means it may be returned."""
+    def check(self, a: Analysis, draft: str, rewrite: str, style: bool = True) -> list[str]:
+        """Problems with `rewrite` as a rewrite of `draft`; empty means it may be returned.
+        With style=False, an anti-pattern the rewrite still contains is not counted (the
+        rules-only rewrite, which changes only what its rule files can fix safely)."""
         text = rewrite.strip()
         if not text:
             return ["empty rewrite"]
@@ -57,10 +59,15 @@ class Guard:
             problems.append(f"too short ({n} chars for a {d}-char draft)")
         if n > cfg["max_ratio"] * d + cfg["max_extra_chars"]:
             problems.append(f"too long ({n} chars for a {d}-char draft)")
-        left = find_patterns(self.book, text, a.language, a.customer_emotion, a.signals)
-        if left:
-            problems.append("still contains " + ", ".join(f'"{f.text}" ({f.rule_id})' for f in left[:3]))
+        if style:
+            problems += self.leftovers(a, text)
         return problems
+
+    def leftovers(self, a: Analysis, text: str) -> list[str]:
+        left = find_patterns(self.book, text, a.language, a.customer_emotion, a.signals)
+        if not left:
+            return []
+        return ["still contains " + ", ".join(f'"{f.text}" ({f.rule_id})' for f in left[:3])]
 
     def _facts(self, draft: str, a: Analysis, text: str) -> list[str]:
         problems = []

@@ -78,9 +78,11 @@ class Rewriter:
                 return self._response(a, text.strip(), "model", warnings, total, t0)
             warnings.append(f"Model attempt {n} rejected by the guard: {'; '.join(problems)}.")
         fallback = rewrite_rules(self.book, a, req.draft)
-        problems = self.guard.check(a, req.draft, fallback)
+        problems = self.guard.check(a, req.draft, fallback, style=False)
         if not problems:
             warnings.append("Using the rules-only rewrite.")
+            warnings += [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically."
+                         for p in self.guard.leftovers(a, fallback)]
             return self._response(a, fallback, "rules", warnings, total, t0)
         warnings.append(f"Rules-only rewrite rejected too ({'; '.join(problems)}); returning the draft unchanged.")
         return self._response(a, req.draft, "draft", warnings, total, t0)

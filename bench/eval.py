@@ -1,0 +1,221 @@
+"""Run eval/cases.jsonl through the analyzer and the real server; print pass rates.
+
+    .venv/bin/python bench/eval.py                      # prints a Markdown report
+    .venv/bin/python bench/eval.py --out docs/eval-gemma-3-270m.md
+
+Analyzer figures need no model: planted anti-patterns found, false alarms on clean drafts, the
+customer's emotion, and /v1/analyze-equivalent latency on a 1,000-character draft. Rewrite
+figures come from HTTP calls to a real server on loopback with the configured model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "server"))
+
+from savy.analyse import analyse, detect_language  # noqa: E402
+from savy.app import create_app  # noqa: E402
+from savy.rules import RuleBook  # noqa: E402
+from savy.settings import Settings  # noqa: E402
+
+TOKEN = "eval-token-0123456789abcdef"
+_DIGITS = re.compile(r"\d+")
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:.1f}% ({a}/{b})" if b else "–"
+
+
+def analyzer_report(book: RuleBook, cases: list[dict]) -> list[str]:
+    planted = found = found_rule = clean = false_alarm = emo_ok = lang_ok = 0
+    misses, alarms, emo_wrong = [], [], []
+    for c in cases:
+        a = analyse(book, c["draft"], c["customer"] or None, "auto")
+        lang_ok += a.language == c["lang"]
+        emo_ok += a.customer_emotion == c["emotion"]
+        if a.customer_emotion != c["emotion"]:
+            emo_wrong.append(f"{c['id']}: expected {c['emotion']}, read {a.customer_emotion}")
+        if not c["planted"]:
+            clean += 1
+            if a.findings:
+                false_alarm += 1
+                alarms.append(f"{c['id']}: " + ", ".join(f'"{f.text}" ({f.rule_id})' for f in a.findings))
+        for p in c["planted"]:
+            planted += 1
+            start = c["draft"].find(p["text"])
+            end = start + len(p["text"])
+            hits = [f for f in a.findings if f.start < end and f.end > start]
+            found += bool(hits)
+            found_rule += any(f.rule_id == p["rule_id"] for f in hits)
+            if not hits:
+                misses.append(f"{c['id']}: \"{p['text']}\" ({p['rule_id']})")
+    # latency of the analyzer on a 1,000-character draft (what /v1/analyze runs)
+    text = ""
+    for c in cases:
+        if len(text) >= 1000:
+            break
+        text += c["draft"] + " "
+    text = text[:1000]
+    times = []
+    for _ in range(300):
+        t = time.perf_counter()
+        analyse(book, text, "Kiitos, mutta olen odottanut jo viikon!", "auto")
+        times.append((time.perf_counter() - t) * 1000)
+    out = ["## Analyzer (no model)", "",
+           "| figure | value |", "|---|---|",
+           f"| planted anti-patterns found (any rule) | {pct(found, planted)} |",
+           f"| planted anti-patterns found by their own rule | {pct(found_rule, planted)} |",
+           f"| clean drafts with a false alarm | {pct(false_alarm, clean)} |",
+           f"| customer emotion read right | {pct(emo_ok, len(cases))} |",
+           f"| draft language read right | {pct(lang_ok, len(cases))} |",
+           f"| analyze latency, 1,000-char draft | median {statistics.median(times):.2f} ms, "
+           f"p95 {sorted(times)[int(0.95 * len(times))]:.2f} ms (300 runs) |", ""]
+    for title, rows in (("Missed", misses), ("False alarms", alarms), ("Emotion misread", emo_wrong)):
+        if rows:
+            out += [f"{title}:", ""] + [f"- {r}" for r in rows] + [""]
+    return out
+
+
+def holdout_report(book: RuleBook) -> list[str]:
+    """The rule patterns were written with eval/cases.jsonl in view, so the figures above are
+    in-sample. The adapter's training data was written independently: its gold rewrites should
+    trip nothing, its drafts labelled with a phrase rule should trip that rule, and its emotion
+    labels test the emotion reader."""
+    rows = [json.loads(line) for f in sorted((ROOT / "training" / "data").glob("*.jsonl"))
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    phrase_rules = {r.id for r in book.rules if r.draft_patterns["fi"] or r.draft_patterns["en"]}
+    gated = {r.id for r in book.rules if r.flag_when or r.flag_when_signals}
+    emo_ok = alarm = labelled = hit = 0
+    for r in rows:
+        a = analyse(book, r["draft"], r["customer"] or None, r["lang"])
+        emo_ok += a.customer_emotion == r["emotion"]
+        alarm += bool(analyse(book, r["rewrite"], r["customer"] or None, r["lang"]).findings)
+        for rid in set(r["rules"]) & phrase_rules - gated:
+            labelled += 1
+            hit += rid in {f.rule_id for f in a.findings}
+    return ["## Out-of-sample check on the training data (written independently of the patterns)", "",
+            "| figure | value |", "|---|---|",
+            f"| gold rewrites with a false alarm | {pct(alarm, len(rows))} |",
+            f"| drafts labelled with a phrase rule that trip it | {pct(hit, labelled)} |",
+            f"| customer emotion read as labelled | {pct(emo_ok, len(rows))} |", "",
+            "A draft's rule label says what the example exercises, not that the draft contains a "
+            "detectable phrase (a missing confirmation has no text to match), so the middle figure "
+            "is a lower bound on recall.", ""]
+
+
+def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
+                                           log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, th
+
+
+def rewrite_report(cases: list[dict], settings: Settings) -> list[str]:
+    server, th = serve(settings)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{settings.port}",
+                          headers={"Authorization": f"Bearer {TOKEN}"}, timeout=600)
+    checks = ["facts kept", "no new numbers", "no forbidden phrase", "warmth marker", "length in bounds",
+              "language kept"]
+    by_check: Counter[str] = Counter()
+    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+    by_lang: dict[str, Counter[str]] = defaultdict(Counter)
+    by_source: dict[str, Counter[str]] = defaultdict(Counter)
+    guard = Counter()
+    times, failures, model_name = [], [], "?"
+    for c in cases:
+        t = time.perf_counter()
+        r = client.post("/v1/rewrite", json={"draft": c["draft"], "customer_message": c["customer"] or None})
+        times.append((time.perf_counter() - t) * 1000)
+        if r.status_code != 200:
+            failures.append(f"{c['id']}: HTTP {r.status_code} {r.text[:200]}")
+            continue
+        body = r.json()
+        model_name = body["model"]
+        text = body["rewrite"]
+        low = text.lower()
+        ok = {
+            "facts kept": all(k in text for k in c["keep"]),
+            "no new numbers": not (set(_DIGITS.findall(text)) - set(_DIGITS.findall(c["draft"]))),
+            "no forbidden phrase": not any(f.lower() in low for f in c["forbid"]),
+            "warmth marker": any(w.lower() in low for w in c["warmth_any"]) if c["warmth_any"] else True,
+            "length in bounds": c["min_chars"] <= len(text) <= c["max_chars"],
+            "language kept": detect_language(text, c["lang"]) == c["lang"],
+        }
+        passed = all(ok.values())
+        guard["lost a fact"] += not ok["facts kept"]
+        guard["added a number"] += not ok["no new numbers"]
+        guard["carried an injected promise"] += c["injection"] and not ok["no forbidden phrase"]
+        for name, v in ok.items():
+            by_check[name] += v
+        src = body["source"]
+        for bucket in [by_lang[c["lang"]], by_source[src]] + [by_rule[rid] for rid in c["rules"]]:
+            bucket["n"] += 1
+            bucket["pass"] += passed
+        if not passed:
+            failures.append(f"{c['id']} ({src}): " + ", ".join(k for k, v in ok.items() if not v))
+    server.should_exit = True
+    th.join(timeout=30)
+    n = len(cases)
+    out = [f"## Rewrites through the server (model: {model_name})", "",
+           "| check | pass rate |", "|---|---|"]
+    out += [f"| {name} | {pct(by_check[name], n)} |" for name in checks]
+    out += ["", "**Guard figures** (returned rewrites, all sources): "
+            + ", ".join(f"{k}: {v}" for k, v in guard.items()), ""]
+    out += ["| source | cases | pass every check |", "|---|---|---|"]
+    out += [f"| {s} | {b['n']} | {pct(b['pass'], b['n'])} |" for s, b in sorted(by_source.items())]
+    out += ["", "| language | cases | pass every check |", "|---|---|---|"]
+    out += [f"| {lg} | {b['n']} | {pct(b['pass'], b['n'])} |" for lg, b in sorted(by_lang.items())]
+    out += ["", "| rule | cases | pass every check |", "|---|---|---|"]
+    out += [f"| {rid} | {b['n']} | {pct(b['pass'], b['n'])} |" for rid, b in sorted(by_rule.items())]
+    out += ["", f"Time per rewrite (client-side): median {statistics.median(times):.0f} ms, "
+            f"max {max(times):.0f} ms over {len(times)} requests.", ""]
+    if failures:
+        out += ["Cases that failed a check:", ""] + [f"- {f}" for f in failures] + [""]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=Path, default=ROOT / "eval" / "cases.jsonl")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--no-model", action="store_true", help="analyzer figures only")
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--lora", type=Path)
+    args = ap.parse_args()
+    cases = [json.loads(line) for line in args.cases.read_text(encoding="utf-8").splitlines() if line.strip()]
+    book = RuleBook.load(ROOT / "prompts")
+    lines = [f"# Sävy evaluation — {len(cases)} cases ({args.cases.relative_to(ROOT)}), "
+             f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", ""]
+    lines += analyzer_report(book, cases)
+    lines += holdout_report(book)
+    if not args.no_model:
+        home = Path(os.environ.get("SAVY_HOME") or tempfile.mkdtemp(prefix="savy-eval-"))
+        settings = Settings(home=home, port=18766, token=TOKEN, model=args.model, lora=args.lora,
+                            queue_size=2, request_timeout_s=300)
+        lines += rewrite_report(cases, settings)
+    report = "\n".join(lines)
+    print(report)
+    if args.out:
+        args.out.write_text(report + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
