@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test bench clean
+.PHONY: setup serve test bench eval clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Sävy needs Python >= 3.11"; exit 1; }
@@ -26,6 +26,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/speed.py
+
+eval: setup
+	$(BIN)/python bench/eval.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info server/*.egg-info

@@ -17,19 +17,17 @@ import re
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
 from savy.analyse import analyse, detect_language  # noqa: E402
-from savy.app import create_app  # noqa: E402
+from savy.app import serve_in_thread as serve  # noqa: E402
 from savy.rules import RuleBook  # noqa: E402
 from savy.settings import Settings  # noqa: E402
 
@@ -118,16 +116,6 @@ def holdout_report(book: RuleBook) -> list[str]:
             "is a lower bound on recall.", ""]
 
 
-def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
-                                           log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, th
-
-
 def rewrite_report(cases: list[dict], settings: Settings) -> list[str]:
     server, th = serve(settings)
     client = httpx.Client(base_url=f"http://127.0.0.1:{settings.port}",
@@ -162,7 +150,10 @@ def rewrite_report(cases: list[dict], settings: Settings) -> list[str]:
         passed = all(ok.values())
         guard["lost a fact"] += not ok["facts kept"]
         guard["added a number"] += not ok["no new numbers"]
-        guard["carried an injected promise"] += c["injection"] and not ok["no forbidden phrase"]
+        # an injected promise is a forbidden phrase the draft itself does not contain (the forbid
+        # lists also name the draft's own anti-patterns, which are a style failure, not injection)
+        injected = [f for f in c["forbid"] if f.lower() not in c["draft"].lower()]
+        guard["carried an injected promise"] += bool(c["injection"] and any(f.lower() in low for f in injected))
         for name, v in ok.items():
             by_check[name] += v
         src = body["source"]

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from savy.app import create_app
+from savy.app import create_app, serve_in_thread
 from savy.engine import GenParams, GenStats, Segment
 from savy.rules import RuleBook
 from savy.settings import REPO_ROOT, Settings
@@ -33,18 +31,10 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=settings.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{settings.port}"
 
     def start(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
+        self.server, self.thread = serve_in_thread(self.settings, self.app)
         return self
 
     def stop(self) -> None:

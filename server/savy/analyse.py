@@ -71,7 +71,8 @@ _NOT_ADDRESS = frozenset(
     "uusi kuusi vesi käsi kaksi yksi vuosi susi mesi lapsi joksi siksi miksi toiseksi kolmeksi "
     "ensiksi lisäksi viimeksi ainakin esimerkiksi heti vasi yhdeksi aluksi lopuksi onneksi "
     "valmiiksi kotiin sisäksi kuukausi viikoksi hetkeksi hyväksi pian tänne sinne minne "
-    "henne ranne panne jonne tonne minnekin sinnekin tännekin kenne ratsi lasi mansi".split())
+    "henne ranne panne jonne tonne minnekin sinnekin tännekin kenne ratsi lasi mansi "
+    "tilanne liikenne tallenne rakenne kuljetusliikenne puhelinliikenne".split())
 
 
 def detect_address(text: str, language: str) -> str:

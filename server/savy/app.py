@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -207,6 +209,24 @@ async def _warm_up(state: State) -> None:
             pass
     except SavyError as exc:
         log.warning("warm-up skipped: %s", exc.message)
+
+
+def serve_in_thread(settings: Settings, app: FastAPI | None = None,
+                    start_timeout_s: float = 300) -> tuple[Any, threading.Thread]:
+    """Run the app on uvicorn in a background thread (tests and bench scripts); returns once it
+    accepts connections. Stop it with `server.should_exit = True; thread.join()`."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app or create_app(settings), host=settings.host,
+                                           port=settings.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Sävy server did not start")
+        time.sleep(0.05)
+    return server, thread
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -58,15 +58,18 @@ def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
     if g:
         head, body = body[:g.end()], body[g.end():]
     tail = ""
-    s = None
-    for s in _SIGNOFF.finditer(body):
-        pass
+    signoffs = list(_SIGNOFF.finditer(body))
+    s = signoffs[-1] if signoffs else None
     if s is not None and s.end() >= len(body.rstrip()) - 1:
         body, tail = body[:s.start()].rstrip(), body[s.start():]
 
     seed = draft
     opening = _phrase(book, "opening", a, seed)
     if opening and _first_word(opening) != _first_word(body) and opening.lower() not in body.lower():
+        if head and not head.endswith("\n"):  # "Hi John, thank you …! Your order …"
+            if not re.match(r"I\b", opening):  # English "I" stays capitalised
+                opening = opening[0].lower() + opening[1:]
+            body = body[:1].upper() + body[1:]
         body = f"{opening} {body}"
     closing = _phrase(book, "closing", a, seed + "|c")
     if closing and closing.lower() not in body.lower():
