@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -249,18 +250,44 @@ LONG = {"draft": " ".join(f"Rivi {i}: tilaus TIL-{4000 + i} on käsitelty." for 
 
 
 @pytest.fixture(scope="module")
-def chatty(savy_home, tmp_path_factory) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    """The real server and model with a prompt that makes the model count on for hundreds of
-    tokens, so a client can hang up while generation is surely still running."""
+def counting_prompts(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """prompts/ with a completion template that makes the model count on for hundreds of tokens."""
     prompts = tmp_path_factory.mktemp("prompts")
     shutil.copytree(REPO_ROOT / "prompts", prompts, dirs_exist_ok=True)
     (prompts / "completion.txt").write_text(
         "Counting from 1 to 1000: " + ", ".join(str(i) for i in range(1, 40)) + ",", encoding="utf-8")
+    return prompts
+
+
+@pytest.fixture(scope="module")
+def chatty(savy_home, counting_prompts) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """The real server and model with a prompt that makes the model count on for hundreds of
+    tokens, so a client can hang up while generation is surely still running."""
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
-                        prompts_dir=prompts, max_new_tokens=200)
+                        prompts_dir=counting_prompts, max_new_tokens=200)
     server = LiveServer(settings).start()
     yield server
     server.stop()
+
+
+def test_request_timeout_504_and_engine_freed(savy_home, counting_prompts) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
+                        prompts_dir=counting_prompts, max_new_tokens=500, request_timeout_s=1.5)
+    server = LiveServer(settings).start()
+    try:
+        server.wait_idle()  # the start-up warm-up
+        with server.client() as c:
+            err = assert_error(c.post("/v1/rewrite", json=LONG), 504)
+            assert err["code"] == "timeout"
+            server.wait_idle(timeout=5)
+            stats = server.state.engine.recent[-1]
+            assert stats.finish_reason == "timeout" and stats.completion_tokens < 500, stats
+            with c.stream("POST", "/v1/rewrite/stream", json=LONG) as r:
+                events = parse_sse(r.iter_lines())
+            assert events[-1][0] == "error" and events[-1][1]["error"]["code"] == "timeout"
+            assert c.get("/v1/health").json()["ready"] is True
+    finally:
+        server.stop()
 
 
 def test_dropped_stream_frees_engine(chatty: LiveServer) -> None:
