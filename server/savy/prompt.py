@@ -25,11 +25,12 @@ _SENTINEL_RE = re.compile("\x00SAVY:(\\w+)\x00")
 UNTRUSTED = frozenset({"draft", "customer"})
 
 
-def render(template: str, values: dict[str, str]) -> list[Segment]:
+def render(template: str, values: dict[str, str],
+           placeholder: re.Pattern[str] = _PLACEHOLDER) -> list[Segment]:
     """Split `template` on its placeholders; untrusted values become untrusted segments."""
     out: list[Segment] = []
     pos = 0
-    for m in _PLACEHOLDER.finditer(template):
+    for m in placeholder.finditer(template):
         out.append((template[pos:m.start()], True))
         name = m.group(1)
         if name not in values:
@@ -87,27 +88,23 @@ class PromptBuilder:
             return self._chat(template, values)
         return render(template, values)
 
-    def _chat(self, template: str, values: dict[str, str]) -> list[Segment]:
-        """Render the GGUF's own chat template around our user message, then re-split it so the
-        untrusted parts stay untrusted."""
+    @cached_property
+    def _chat_template(self) -> Any:
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        return env.from_string(self.chat_template or "")
+
+    def _chat(self, template: str, values: dict[str, str]) -> list[Segment]:
+        """Render the GGUF's own chat template around our user message, then re-split it on the
+        sentinels so the untrusted parts stay untrusted."""
         user = template
         for name in values:
             user = user.replace("{{%s}}" % name, _SENTINEL.format(name))
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        rendered = env.from_string(self.chat_template or "").render(
+        rendered = self._chat_template.render(
             messages=[{"role": "user", "content": user}], add_generation_prompt=True,
             bos_token="", eos_token="")
-        segs: list[Segment] = []
-        pos = 0
-        for m in _SENTINEL_RE.finditer(rendered):
-            segs.append((rendered[pos:m.start()], True))
-            name = m.group(1)
-            segs.append((values[name], name not in UNTRUSTED))
-            pos = m.end()
-        segs.append((rendered[pos:], True))
-        return [s for s in segs if s[0]]
+        return render(rendered, values, _SENTINEL_RE)
 
     @cached_property
     def _style(self) -> dict[str, Any]:

@@ -101,6 +101,7 @@ class RuleBook:
     signals: list[Signal]
     phrases: dict[str, Any]
     negation: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    _texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, root: Path) -> "RuleBook":
@@ -123,8 +124,10 @@ class RuleBook:
         return {r.id: r for r in self.rules}
 
     def text(self, name: str) -> str:
-        """A prompt text file from `prompts/` (e.g. `completion.txt`)."""
-        return (self.root / name).read_text(encoding="utf-8")
+        """A prompt text file from `prompts/` (e.g. `completion.txt`), read once."""
+        if name not in self._texts:
+            self._texts[name] = (self.root / name).read_text(encoding="utf-8")
+        return self._texts[name]
 
     def phrase_list(self, part: str, lang: str, key: str, address: str) -> list[str]:
         table = self.phrases.get(part, {}).get(lang, {}).get(key, {})

@@ -9,7 +9,6 @@ import re
 import secrets
 import stat
 from pathlib import Path
-from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -137,7 +136,3 @@ def allowed_hosts_for(bind_host: str) -> frozenset[str]:
         extra.add(f"[{bind_host}]" if ":" in bind_host else bind_host.lower())
     return LOOPBACK_HOSTS | extra
 
-
-def scrub(d: dict[str, Any]) -> dict[str, Any]:
-    """Sizes instead of text, for logs."""
-    return {k: (f"<{len(v)} chars>" if isinstance(v, str) else v) for k, v in d.items()}
