@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test bench eval clean
+.PHONY: setup system-deps serve test bench eval extension token clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Sävy needs Python >= 3.11"; exit 1; }
@@ -21,7 +21,19 @@ setup: $(STAMP)
 serve: setup
 	$(BIN)/savy serve
 
-test: setup
+# The browser tests drive Debian's chromium (never a downloaded browser); the extension's unit tests
+# run on Node. Installed from Debian packages when missing (root, or sudo).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: setup system-deps
 	$(BIN)/python -m pytest
 
 bench: setup
@@ -29,6 +41,12 @@ bench: setup
 
 eval: setup
 	$(BIN)/python bench/eval.py
+
+extension:
+	$(PYTHON) extension/build.py
+
+token: setup
+	$(BIN)/savy token
 
 clean:
 	rm -rf $(VENV) build *.egg-info server/*.egg-info

@@ -1,0 +1,212 @@
+// Sävy's service worker: the only part of the extension that touches the network, and only the
+// configured loopback server. Content scripts and pages talk to it with kind-keyed messages.
+/* global importScripts */
+if (typeof SavyShared === "undefined" && typeof importScripts === "function") importScripts("lib/shared.js");
+
+const S = globalThis.SavyShared;
+const K = S.KINDS;
+const CONTENT_FILES = ["lib/shared.js", "lib/adapters.js", "content.js"];
+const DEFAULTS = { server: S.DEFAULT_SERVER, token: "", hints: true, disabledHosts: [] };
+const BUSY_RETRIES = 5;
+
+async function getSettings() {
+  const v = await chrome.storage.local.get("settings");
+  return { ...DEFAULTS, ...(v.settings || {}) };
+}
+
+async function saveSettings(patch) {
+  const cur = await getSettings();
+  const next = { ...cur, ...patch };
+  if ("server" in patch) {
+    const u = S.normalizeServerUrl(patch.server);
+    if (!u.ok) return { ok: false, error: { code: u.error, message: "" } };
+    next.server = u.url;
+  }
+  if ("token" in patch) next.token = String(patch.token || "").trim();
+  await chrome.storage.local.set({ settings: next });
+  return { ok: true, settings: next };
+}
+
+/** One HTTP call to the server; resolves to {ok, status, body} or {ok:false, error}. */
+async function call(path, { method = "GET", body, token, server, signal } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let res;
+  try {
+    res = await fetch(server + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      signal, cache: "no-store", credentials: "omit" });
+  } catch (e) {
+    return { ok: false, error: S.describeError({ networkError: true, aborted: signal && signal.aborted }) };
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (_) { /* not JSON */ }
+  if (!res.ok) return { ok: false, status: res.status, error: S.describeError({ status: res.status, body: data }) };
+  return { ok: true, status: res.status, body: data };
+}
+
+/** Is the server there, and does the token work? Used live by the options page and the popup. */
+async function checkServer(server, token) {
+  const u = S.normalizeServerUrl(server);
+  if (!u.ok) return { ok: false, error: { code: u.error, message: "" } };
+  const health = await call("/v1/health", { server: u.url });
+  if (!health.ok) return { ok: false, error: health.error };
+  if (!token) return { ok: false, error: { code: "no_token", message: "" }, health: health.body };
+  const auth = await call("/v1/rules", { server: u.url, token });
+  if (!auth.ok) return { ok: false, error: auth.error, health: health.body };
+  return { ok: true, health: health.body, rules: auth.body.rules.length };
+}
+
+let rulesCache = null;
+
+async function handle(msg, sender) {
+  const bad = S.checkMessage(msg);
+  if (bad) return { ok: false, error: { code: "invalid", message: bad } };
+  const st = await getSettings();
+  switch (msg.kind) {
+    case K.SETTINGS_GET:
+      return { ok: true, settings: st };
+    case K.SETTINGS_SAVE:
+      if (!sender.url || !sender.url.startsWith(chrome.runtime.getURL(""))) {
+        return { ok: false, error: { code: "forbidden", message: "settings are changed from Sävy's own pages" } };
+      }
+      rulesCache = null;
+      return saveSettings(msg.settings || {});
+    case K.SERVER_CHECK:
+      return checkServer(msg.server, msg.token);
+    case K.SITE_TOGGLE: {
+      const host = String(msg.host || "").toLowerCase();
+      const off = new Set(st.disabledHosts);
+      if (off.has(host)) off.delete(host);
+      else if (host) off.add(host);
+      return saveSettings({ disabledHosts: [...off] });
+    }
+    case K.ANALYZE: {
+      if (!st.hints) return { ok: false, error: { code: "hints_off", message: "" } };
+      const r = await call("/v1/analyze", { method: "POST", server: st.server, token: st.token,
+        body: { draft: msg.draft, customer_message: null, language: "auto" } });
+      return r.ok ? { ok: true, result: r.body } : r;
+    }
+    case K.RULES_GET: {
+      if (!rulesCache) {
+        const r = await call("/v1/rules", { server: st.server, token: st.token });
+        if (!r.ok) return r;
+        const lang = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
+        rulesCache = Object.fromEntries(r.body.rules.map((x) => [x.id, x.guidance[lang] || x.guidance.en]));
+      }
+      return { ok: true, guidance: rulesCache };
+    }
+    default:
+      return { ok: false, error: { code: "invalid", message: `unhandled kind ${msg.kind}` } };
+  }
+}
+
+chrome.runtime.onMessage.addListener((msg, sender, reply) => {
+  handle(msg, sender).then(reply, (e) => reply({ ok: false, error: { code: "internal", message: String(e && e.message) } }));
+  return true; // answered asynchronously
+});
+
+// ---------- streaming rewrite over a port: disconnecting the port cancels the HTTP request ----------
+
+const sleep = (ms, signal) => new Promise((resolve) => {
+  const id = setTimeout(resolve, ms);
+  if (signal) signal.addEventListener("abort", () => { clearTimeout(id); resolve(); }, { once: true });
+});
+
+async function streamRewrite(port, msg, signal) {
+  const post = (m) => { if (!signal.aborted) port.postMessage(m); };
+  const st = await getSettings();
+  const body = JSON.stringify({ draft: msg.draft, customer_message: msg.customer_message || null, language: "auto" });
+  for (let attempt = 0; attempt <= BUSY_RETRIES; attempt++) {
+    let res;
+    try {
+      res = await fetch(`${st.server}/v1/rewrite/stream`, { method: "POST", body, signal, cache: "no-store", credentials: "omit",
+        headers: { Authorization: `Bearer ${st.token}`, "Content-Type": "application/json", Accept: "text/event-stream" } });
+    } catch (_) {
+      post({ kind: K.REWRITE_ERROR, error: S.describeError({ networkError: true, aborted: signal.aborted }) });
+      return;
+    }
+    if (res.status === 503 && attempt < BUSY_RETRIES) {
+      const wait = Math.min(10, Math.max(1, Number(res.headers.get("Retry-After")) || 1));
+      post({ kind: K.REWRITE_PROGRESS, state: "busy", retry_in_s: wait });
+      await sleep(wait * 1000, signal);
+      if (signal.aborted) return;
+      continue;
+    }
+    if (!res.ok) {
+      let data = null;
+      try { data = await res.json(); } catch (_) { /* not JSON */ }
+      post({ kind: K.REWRITE_ERROR, error: S.describeError({ status: res.status, body: data }) });
+      return;
+    }
+    post({ kind: K.REWRITE_PROGRESS, state: "waiting" });
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    const parser = S.createSseParser();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const ev of parser.feed(decoder.decode(value, { stream: true }))) {
+          if (ev.event === "delta") post({ kind: K.REWRITE_DELTA, ...ev.data });
+          else if (ev.event === "done") { post({ kind: K.REWRITE_DONE, result: ev.data }); return; }
+          else if (ev.event === "error") { post({ kind: K.REWRITE_ERROR, error: S.describeError({ status: 500, body: ev.data }) }); return; }
+        }
+      }
+    } catch (_) {
+      post({ kind: K.REWRITE_ERROR, error: S.describeError({ networkError: true, aborted: signal.aborted }) });
+      return;
+    }
+    post({ kind: K.REWRITE_ERROR, error: { code: "disconnected", message: "" } });
+    return;
+  }
+}
+
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== "rewrite") return;
+  const ctl = new AbortController();
+  port.onDisconnect.addListener(() => ctl.abort());
+  port.onMessage.addListener((msg) => {
+    const bad = S.checkMessage(msg);
+    if (bad || msg.kind !== K.REWRITE_START) {
+      port.postMessage({ kind: K.REWRITE_ERROR, error: { code: "invalid", message: bad || "expected rewrite/start" } });
+      return;
+    }
+    streamRewrite(port, msg, ctl.signal).catch((e) => {
+      if (!ctl.signal.aborted) port.postMessage({ kind: K.REWRITE_ERROR, error: { code: "internal", message: String(e && e.message) } });
+    });
+  });
+});
+
+// ---------- shortcut and context menu: open the panel in the tab (injecting on demand via activeTab) ----------
+
+async function openInTab(tab, frameId, selection) {
+  if (!tab || tab.id == null) return;
+  const target = frameId != null ? { frameId } : undefined;
+  const msg = { kind: K.UI_OPEN, selection: selection || "", frameTargeted: frameId != null };
+  try {
+    await chrome.tabs.sendMessage(tab.id, msg, target);
+    return;
+  } catch (_) { /* no content script there yet: a page outside the built-in sites */ }
+  try {
+    const where = frameId != null ? { tabId: tab.id, frameIds: [frameId] } : { tabId: tab.id, allFrames: true };
+    await chrome.scripting.executeScript({ target: where, files: CONTENT_FILES });
+    await chrome.tabs.sendMessage(tab.id, msg, target);
+  } catch (_) { /* a page extensions may not script (browser pages, web store) */ }
+}
+
+chrome.commands.onCommand.addListener((command, tab) => {
+  if (command === "rewrite") openInTab(tab, null, "");
+});
+
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.contextMenus.removeAll(() => {
+    chrome.contextMenus.create({ id: "savy-rewrite", title: chrome.i18n.getMessage("menuRewrite"), contexts: ["editable", "selection"] });
+  });
+});
+
+chrome.contextMenus.onClicked.addListener((info, tab) => {
+  if (info.menuItemId === "savy-rewrite") openInTab(tab, info.frameId, info.selectionText);
+});

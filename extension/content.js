@@ -1,0 +1,589 @@
+// Sävy's content script: finds the reply editor, shows the button and the panel, and edits text the
+// native way so Ctrl+Z restores the draft. It never touches the network: every server call is a
+// kind-keyed message to the service worker.
+(function () {
+  "use strict";
+  if (window.__savyContent) return; // injected twice (static + on demand): keep the first
+  window.__savyContent = true;
+
+  const S = globalThis.SavyShared;
+  const A = globalThis.SavyAdapters;
+  const K = S.KINDS;
+  const t = (key, subs) => chrome.i18n.getMessage(key, subs) || key;
+  const HOST = location.hostname;
+
+  let settings = { hints: true, disabledHosts: [] };
+  let editor = null; // the reply editor the UI is attached to
+  let lastOutsideSelection = ""; // page selection outside any editor: a candidate customer message
+  let hintTimer = 0;
+  let hintSeq = 0;
+  let findings = [];
+  let ui = null;
+
+  // ---------- editors ----------
+
+  const BLOCK = new Set(["DIV", "P", "LI", "UL", "OL", "H1", "H2", "H3", "H4", "H5", "H6", "TABLE", "TR",
+    "PRE", "SECTION", "ARTICLE", "HEADER", "FOOTER", "BLOCKQUOTE"]);
+
+  function editableRoot(node) {
+    let el = node && node.nodeType === 1 ? node : node && node.parentElement;
+    if (!el || (ui && ui.host.contains(el))) return null;
+    if (el.tagName === "TEXTAREA") return el;
+    if (!el.isContentEditable) return null;
+    while (el.parentElement && el.parentElement.isContentEditable) el = el.parentElement;
+    return el;
+  }
+
+  function optedOut(el) {
+    if (el.disabled || el.readOnly) return true;
+    if (el.getAttribute("spellcheck") === "false") return true;
+    if (el.closest("[data-enable-grammarly='false'], [data-savy='off']")) return true;
+    const role = (el.getAttribute("role") || "").toLowerCase();
+    if (role === "searchbox" || role === "combobox") return true;
+    if (el.closest("form[role='search'], [role='search']")) return true;
+    const r = el.getBoundingClientRect();
+    return r.width < 120 || r.height < 24;
+  }
+
+  /** The agent's draft in an editor: its text, and where it sits (for the replacement). */
+  function readDraft(el) {
+    if (el.tagName === "TEXTAREA") {
+      const b = S.draftBounds(el.value);
+      return { text: el.value.slice(b.start, b.end), start: b.start, end: b.end };
+    }
+    const adapter = A.pick(document, HOST);
+    const kept = A.keptNodes(adapter, el);
+    let boundary = null;
+    for (const n of kept) {
+      if (!boundary || (n.compareDocumentPosition(boundary) & Node.DOCUMENT_POSITION_FOLLOWING)) boundary = n;
+    }
+    let out = "";
+    let first = null;
+    let last = null;
+    let stop = false;
+    const push = (s) => { out += s; };
+    (function walk(node) {
+      if (stop) return;
+      if (node === boundary) { stop = true; return; }
+      if (node.nodeType === Node.TEXT_NODE) {
+        const raw = node.data;
+        const m = raw.match(/[^\s\u00a0]/);
+        if (m) {
+          if (!first) first = [node, m.index];
+          let j = raw.length;
+          while (j > 0 && /[\s\u00a0]/.test(raw[j - 1])) j--;
+          last = [node, j];
+        }
+        push(raw.replace(/[\s\u00a0]+/g, " "));
+        return;
+      }
+      if (node.nodeType !== Node.ELEMENT_NODE) return;
+      if (node.tagName === "BR") { push("\n"); return; }
+      if (node.tagName === "SCRIPT" || node.tagName === "STYLE") return;
+      const block = node !== el && BLOCK.has(node.tagName);
+      if (block && out && !out.endsWith("\n")) push("\n");
+      for (const c of Array.from(node.childNodes)) walk(c);
+      if (block && out && !out.endsWith("\n")) push("\n");
+    })(el);
+    const text = out.replace(/ *\n */g, "\n").replace(/ {2,}/g, " ").trim();
+    let range = null;
+    if (first && last) {
+      range = document.createRange();
+      range.setStart(first[0], first[1]);
+      range.setEnd(last[0], last[1]);
+    }
+    return { text, range };
+  }
+
+  const norm = (s) => String(s).replace(/[\s\u00a0]+/g, " ").trim();
+
+  /** Replace the draft through the browser's editing path (one undo step). Returns an error code or null. */
+  function replaceDraft(el, sentDraft, newText) {
+    const cur = readDraft(el);
+    if (cur.text !== sentDraft) return "draft_changed";
+    el.focus();
+    if (el.tagName === "TEXTAREA") {
+      const before = el.value;
+      el.setSelectionRange(cur.start, cur.end);
+      let ok = false;
+      try {
+        ok = document.execCommand("insertText", false, newText);
+      } catch (_) { ok = false; }
+      if (!ok && el.value === before) {
+        // no execCommand (some browsers/pages): the standard API, and tell the page's framework
+        el.setRangeText(newText, cur.start, cur.end, "end");
+        el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data: newText }));
+      }
+      return el.value.slice(cur.start, cur.start + newText.length) === newText ? null : "replace_failed";
+    }
+    if (!cur.range) return "empty_draft";
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(cur.range);
+    let ok = false;
+    try {
+      ok = document.execCommand("insertText", false, newText);
+    } catch (_) { ok = false; }
+    if (norm(readDraft(el).text) === norm(newText)) return null;
+    if (ok) document.execCommand("undo"); // a partial edit: put the draft back
+    return "replace_failed";
+  }
+
+  // ---------- the customer's message ----------
+
+  function customerMessage(el) {
+    const adapter = A.pick(document, HOST);
+    const fromSite = A.customerMessage(adapter, document, el);
+    if (fromSite) return { text: fromSite, source: t("sourceSite", [adapter.name]) };
+    // an editor in a same-origin iframe: the thread is usually in the parent page
+    try {
+      if (window.top !== window && window.top.document) {
+        const topAdapter = A.pick(window.top.document, window.top.location.hostname);
+        const text = A.customerMessage(topAdapter, window.top.document, null);
+        if (text) return { text, source: t("sourceSite", [topAdapter.name]) };
+      }
+    } catch (_) { /* cross-origin parent */ }
+    if (lastOutsideSelection) return { text: lastOutsideSelection, source: t("sourceSelection") };
+    return { text: "", source: t("sourceNone") };
+  }
+
+  document.addEventListener("selectionchange", () => {
+    const s = document.getSelection();
+    if (!s || s.isCollapsed || !s.anchorNode) return;
+    if (editableRoot(s.anchorNode) || (ui && ui.host.contains(s.anchorNode))) return;
+    const text = S.cleanPageText(s.toString());
+    if (text.length > 1) lastOutsideSelection = text;
+  });
+
+  // ---------- UI (shadow DOM, so page styles neither leak in nor out) ----------
+
+  const CSS = `
+  :host { all: initial; }
+  * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+  .btn { position: fixed; z-index: 2147483646; display: none; align-items: center; gap: 4px; height: 28px;
+    padding: 0 8px; border-radius: 14px; border: 1px solid #b9c4d6; background: #fff; color: #1d3b6a;
+    font-size: 13px; font-weight: 600; cursor: pointer; box-shadow: 0 1px 4px rgba(0,0,0,.15); }
+  .btn:focus-visible, button:focus-visible, textarea:focus-visible { outline: 2px solid #2a62c9; outline-offset: 2px; }
+  .badge { min-width: 18px; height: 18px; border-radius: 9px; background: #c4572a; color: #fff; font-size: 11px;
+    display: inline-flex; align-items: center; justify-content: center; padding: 0 4px; }
+  .panel { position: fixed; z-index: 2147483647; width: min(440px, calc(100vw - 16px)); max-height: min(calc(100vh - 16px), 640px);
+    overflow: auto; background: #fff; color: #1b1f24; border: 1px solid #b9c4d6; border-radius: 10px;
+    box-shadow: 0 6px 24px rgba(0,0,0,.2); padding: 12px; font-size: 13px; line-height: 1.45; display: none; }
+  h2 { font-size: 14px; margin: 0 0 8px; display: flex; justify-content: space-between; align-items: center; }
+  label { font-weight: 600; display: block; margin: 6px 0 2px; }
+  .src { color: #5a6270; font-weight: 400; }
+  textarea { width: 100%; min-height: 52px; max-height: 140px; resize: vertical; font-size: 12px; border: 1px solid #c9d1dd;
+    border-radius: 6px; padding: 4px 6px; }
+  .status { margin: 8px 0; color: #33415c; min-height: 1.2em; }
+  .status.error { color: #a52a1a; font-weight: 600; }
+  .out { white-space: pre-wrap; border: 1px solid #e1e6ee; border-radius: 6px; padding: 8px; min-height: 40px; background: #fafbfd; }
+  ins { background: #dcf5e3; text-decoration: none; } del { background: #fbe1dd; color: #7a2a1a; }
+  .chips { display: flex; flex-wrap: wrap; gap: 4px; margin: 8px 0; padding: 0; list-style: none; }
+  .chip { border: 1px solid #c9d1dd; border-radius: 12px; padding: 2px 8px; font-size: 12px; background: #f1f4f9; cursor: help; }
+  .why { font-size: 12px; color: #33415c; margin: 4px 0; }
+  .warn { color: #7a5200; font-size: 12px; margin: 2px 0; }
+  .hints { margin: 6px 0; padding-left: 18px; } .hints li { margin: 2px 0; }
+  .row { display: flex; gap: 6px; margin-top: 10px; flex-wrap: wrap; }
+  .row button, .x { border: 1px solid #b9c4d6; background: #fff; border-radius: 6px; padding: 4px 10px; cursor: pointer; font-size: 13px; }
+  .row button.primary { background: #1d3b6a; color: #fff; border-color: #1d3b6a; }
+  .row button[disabled] { opacity: .45; cursor: default; }
+  .x { padding: 0 6px; }
+  .toast { position: fixed; z-index: 2147483647; right: 16px; top: 16px; max-width: 360px; background: #1b1f24; color: #fff;
+    padding: 8px 12px; border-radius: 8px; font-size: 13px; display: none; }
+  `;
+
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") el.className = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (v !== false && v != null) el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const k of kids) if (k != null) el.append(k);
+    return el;
+  }
+
+  function buildUi() {
+    const host = document.createElement("savy-ui");
+    const shadow = host.attachShadow({ mode: "open" });
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } catch (_) {
+      shadow.append(h("style", {}, CSS));
+    }
+    const badge = h("span", { class: "badge", "aria-hidden": "true" });
+    badge.style.display = "none";
+    const button = h("button", { class: "btn", type: "button", "aria-label": t("buttonLabel"), title: t("buttonTitle"),
+      onmousedown: (e) => e.preventDefault(), // keep the editor's focus and selection
+      onclick: () => openPanel({ start: true }) }, "Sävy", badge);
+    const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
+    const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src" });
+    const src = h("span", { class: "src", id: "savy-src" });
+    const out = h("div", { class: "out", "aria-label": t("rewriteLabel"), tabindex: "0" });
+    const chips = h("ul", { class: "chips", "aria-label": t("rulesLabel") });
+    const why = h("div", { class: "why", "aria-live": "polite" });
+    const warnings = h("div", {});
+    const hintsTitle = h("label", {}, t("hintsTitle"));
+    const hints = h("ul", { class: "hints" });
+    const replace = h("button", { class: "primary", type: "button", onclick: onReplace, disabled: true }, t("replace"));
+    const copy = h("button", { type: "button", onclick: onCopy, disabled: true }, t("copy"));
+    const retry = h("button", { type: "button", onclick: () => startRewrite() }, t("retry"));
+    const cancel = h("button", { type: "button", onclick: () => closePanel() }, t("cancel"));
+    const close = h("button", { class: "x", type: "button", "aria-label": t("close"), onclick: () => closePanel() }, "×");
+    const panel = h("div", { class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "savy-title",
+      onkeydown: (e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } } },
+    h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
+    h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), customer,
+    hintsTitle, hints,
+    status, out, chips, why, warnings,
+    h("div", { class: "row" }, replace, copy, retry, cancel));
+    const toast = h("div", { class: "toast", role: "alert" });
+    shadow.append(button, panel, toast);
+    document.documentElement.append(host);
+    return { host, shadow, button, badge, panel, status, customer, src, out, chips, why, warnings, hints, hintsTitle,
+      replace, copy, retry, cancel, toast, port: null, sent: null, result: null, streamed: "", attempt: 0 };
+  }
+
+  function ensureUi() {
+    if (!ui || !ui.host.isConnected) ui = buildUi();
+    return ui;
+  }
+
+  function place() {
+    if (!ui || !editor || !editor.isConnected) return;
+    const r = editor.getBoundingClientRect();
+    const b = ui.button;
+    b.style.left = `${Math.max(4, Math.min(window.innerWidth - 90, r.right - 84))}px`;
+    b.style.top = `${Math.max(4, Math.min(window.innerHeight - 32, r.bottom - 34))}px`;
+    if (ui.panel.style.display === "block") {
+      const p = ui.panel;
+      const w = p.offsetWidth || 440;
+      p.style.left = `${Math.max(8, Math.min(window.innerWidth - w - 8, r.right - w))}px`;
+      const hgt = p.offsetHeight || 300;
+      let top = r.bottom + 8; // below the editor, else above it, else as low as fits
+      if (top + hgt > window.innerHeight - 8) top = r.top - hgt - 8;
+      if (top < 8) top = Math.max(8, window.innerHeight - hgt - 8);
+      p.style.top = `${top}px`;
+    }
+  }
+
+  function showButton(el) {
+    ensureUi();
+    editor = el;
+    ui.button.style.display = "inline-flex";
+    place();
+  }
+
+  function hideButton() {
+    if (ui && ui.panel.style.display !== "block") ui.button.style.display = "none";
+  }
+
+  function toast(message) {
+    ensureUi();
+    ui.toast.textContent = message;
+    ui.toast.style.display = "block";
+    clearTimeout(ui.toastTimer);
+    ui.toastTimer = setTimeout(() => { ui.toast.style.display = "none"; }, 6000);
+  }
+
+  // the panel's phase as data attributes: styling hooks, and what end-to-end tests wait on
+  function setPhase(phase) {
+    ui.panel.dataset.state = phase;
+    if (phase === "working") {
+      ui.panel.dataset.deltas = "0";
+      delete ui.panel.dataset.result;
+    }
+    ui.panel.setAttribute("aria-busy", String(phase === "working"));
+  }
+
+  function setStatus(text, isError) {
+    ui.status.textContent = text;
+    ui.status.classList.toggle("error", !!isError);
+    place(); // the panel grew or shrank
+  }
+
+  function errorText(code, message) {
+    const known = ["server_down", "bad_token", "busy", "timeout", "too_large", "invalid", "forbidden", "draft_changed",
+      "replace_failed", "empty_draft", "disconnected", "cancelled"];
+    const base = known.includes(code) ? t(`err_${code}`) : t("err_server_error");
+    return message && !["server_down", "cancelled"].includes(code) ? `${base} (${message})` : base;
+  }
+
+  function renderHints() {
+    if (!ui) return;
+    ui.hints.textContent = "";
+    const show = findings.length > 0;
+    ui.hintsTitle.style.display = show ? "block" : "none";
+    ui.hints.style.display = show ? "block" : "none";
+    for (const f of findings) {
+      ui.hints.append(h("li", {}, h("q", {}, f.text), ` — ${f.message}`, f.suggestion ? ` ${t("tryInstead")} ${f.suggestion}` : ""));
+    }
+    ui.badge.textContent = String(findings.length);
+    ui.badge.style.display = show ? "inline-flex" : "none";
+    ui.button.setAttribute("aria-label", show ? t("buttonLabelHints", [String(findings.length)]) : t("buttonLabel"));
+  }
+
+  function openPanel({ start, customerOverride } = {}) {
+    if (!editor || !editor.isConnected) {
+      toast(t("err_no_editor"));
+      return;
+    }
+    ensureUi();
+    const wasOpen = ui.panel.style.display === "block";
+    ui.panel.style.display = "block";
+    ui.button.style.display = "inline-flex";
+    if (!wasOpen || customerOverride) {
+      const c = customerOverride ? { text: customerOverride, source: t("sourceSelection") } : customerMessage(editor);
+      ui.customer.value = c.text;
+      ui.src.textContent = `(${c.source})`;
+    }
+    renderHints();
+    place();
+    if (start) startRewrite();
+    (start ? ui.cancel : ui.customer).focus({ preventScroll: true });
+  }
+
+  function closePanel() {
+    if (!ui) return;
+    stopStream();
+    ui.panel.style.display = "none";
+    if (editor && editor.isConnected) editor.focus({ preventScroll: true });
+  }
+
+  function stopStream() {
+    if (ui && ui.port) {
+      const p = ui.port;
+      ui.port = null;
+      try { p.disconnect(); } catch (_) { /* already gone */ }
+    }
+  }
+
+  function resetOutput() {
+    ui.out.textContent = "";
+    ui.chips.textContent = "";
+    ui.why.textContent = "";
+    ui.warnings.textContent = "";
+    ui.result = null;
+    ui.streamed = "";
+    ui.replace.disabled = true;
+    ui.copy.disabled = true;
+  }
+
+  function startRewrite() {
+    ensureUi();
+    stopStream();
+    resetOutput();
+    const d = readDraft(editor);
+    if (!d.text) {
+      setPhase("error");
+      setStatus(t("err_empty_draft"), true);
+      return;
+    }
+    if (d.text.length > S.MAX_FIELD_CHARS) {
+      setPhase("error");
+      setStatus(t("err_too_large"), true);
+      return;
+    }
+    ui.sent = { draft: d.text, customer: ui.customer.value.trim() };
+    ui.deltas = 0;
+    setPhase("working");
+    setStatus(t("statusStarting"));
+    const port = chrome.runtime.connect({ name: "rewrite" });
+    ui.port = port;
+    port.onMessage.addListener((msg) => onPortMessage(port, msg));
+    port.onDisconnect.addListener(() => {
+      if (ui.port === port) {
+        ui.port = null;
+        setPhase("error");
+        setStatus(errorText("disconnected"), true);
+      }
+    });
+    port.postMessage({ kind: K.REWRITE_START, draft: d.text, customer_message: ui.sent.customer || null });
+  }
+
+  function onPortMessage(port, msg) {
+    if (ui.port !== port) return;
+    switch (msg.kind) {
+      case K.REWRITE_PROGRESS:
+        setStatus(msg.state === "busy" ? t("statusBusy", [String(msg.retry_in_s || 1)]) : t("statusWaiting"));
+        break;
+      case K.REWRITE_DELTA:
+        if (msg.attempt !== ui.attempt) {
+          ui.attempt = msg.attempt;
+          ui.streamed = "";
+        }
+        ui.streamed += msg.text;
+        ui.panel.dataset.deltas = String(++ui.deltas);
+        ui.out.textContent = ui.streamed;
+        setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting", [String(msg.tokens)]));
+        break;
+      case K.REWRITE_DONE:
+        ui.port = null;
+        showResult(msg.result);
+        break;
+      case K.REWRITE_ERROR:
+        ui.port = null;
+        ui.out.textContent = "";
+        setPhase("error");
+        setStatus(errorText(msg.error.code, msg.error.message), true);
+        break;
+      default:
+        break;
+    }
+  }
+
+  async function showResult(res) {
+    ui.result = res;
+    ui.panel.dataset.result = JSON.stringify(res);
+    ui.out.textContent = "";
+    for (const part of S.diffWords(ui.sent.draft, res.rewrite)) {
+      if (part.op === "same") ui.out.append(part.text);
+      else ui.out.append(h(part.op === "add" ? "ins" : "del", {}, part.text));
+    }
+    const changed = res.rewrite.trim() !== ui.sent.draft.trim();
+    const secs = (res.timings.total_ms / 1000).toFixed(1);
+    setStatus(changed ? t(`done_${res.source}`, [secs]) : t("doneUnchanged"));
+    ui.replace.disabled = !changed;
+    ui.copy.disabled = false;
+    let guidance = {};
+    try {
+      const rules = await chrome.runtime.sendMessage({ kind: K.RULES_GET });
+      if (rules && rules.ok) guidance = rules.guidance;
+    } catch (_) { /* chips without their why */ }
+    for (const r of res.applied_rules) {
+      const whyText = guidance[r.id] || "";
+      ui.chips.append(h("li", {}, h("button", { class: "chip", type: "button", title: whyText, "aria-label": `${r.title}: ${whyText}`,
+        onclick: () => { ui.why.textContent = `${r.title}: ${whyText}`; } }, r.title)));
+    }
+    for (const w of res.warnings) ui.warnings.append(h("div", { class: "warn" }, `⚠ ${w}`));
+    setPhase("done");
+    place();
+    (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
+  }
+
+  function onReplace() {
+    if (!ui.result) return;
+    const err = replaceDraft(editor, ui.sent.draft, ui.result.rewrite);
+    if (err) {
+      setStatus(errorText(err), true);
+      if (err === "draft_changed") ui.replace.disabled = true;
+      return;
+    }
+    ui.panel.style.display = "none";
+    toast(t("replacedUndo"));
+    place();
+  }
+
+  async function onCopy() {
+    if (!ui.result) return;
+    try {
+      await navigator.clipboard.writeText(ui.result.rewrite);
+      setStatus(t("copied"));
+    } catch (_) {
+      setStatus(t("err_copy"), true);
+    }
+  }
+
+  // ---------- inline hints (model-free /v1/analyze, debounced; only the draft is sent) ----------
+
+  function scheduleHints() {
+    clearTimeout(hintTimer);
+    if (!settings.hints || !editor) return;
+    hintTimer = setTimeout(async () => {
+      const seq = ++hintSeq;
+      const d = readDraft(editor);
+      if (!d.text || d.text.length > S.MAX_FIELD_CHARS) {
+        findings = [];
+        renderHints();
+        return;
+      }
+      let res;
+      try {
+        res = await chrome.runtime.sendMessage({ kind: K.ANALYZE, draft: d.text });
+      } catch (_) {
+        return;
+      }
+      if (seq !== hintSeq) return; // a newer keystroke won
+      findings = res && res.ok ? res.result.findings : [];
+      renderHints();
+    }, 700);
+  }
+
+  // ---------- wiring ----------
+
+  function enabledHere() {
+    return !S.siteDisabled(HOST, settings.disabledHosts);
+  }
+
+  document.addEventListener("focusin", (e) => {
+    if (!enabledHere()) return;
+    const target = e.composedPath ? e.composedPath()[0] : e.target;
+    if (ui && ui.host.contains(e.target)) return;
+    const el = editableRoot(target);
+    if (el && !optedOut(el)) {
+      if (el !== editor) {
+        findings = [];
+        renderHints();
+      }
+      showButton(el);
+      scheduleHints();
+    } else if (!ui || ui.panel.style.display !== "block") {
+      hideButton();
+    }
+  }, true);
+
+  document.addEventListener("input", (e) => {
+    if (editor && (e.target === editor || editor.contains(e.target))) {
+      place();
+      scheduleHints();
+    }
+  }, true);
+
+  window.addEventListener("scroll", () => place(), true);
+  window.addEventListener("resize", () => place());
+
+  chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
+    if (!msg || msg.kind !== K.UI_OPEN) return false;
+    // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't)
+    const focusInChild = document.activeElement && /^(IFRAME|FRAME)$/.test(document.activeElement.tagName);
+    if (!msg.frameTargeted && (!document.hasFocus() || focusInChild)) return false; // not ours: stay silent
+    if (!enabledHere()) {
+      toast(t("err_site_off"));
+      reply({ handled: true });
+      return false;
+    }
+    const active = editableRoot(document.activeElement);
+    if (active && !optedOut(active)) showButton(active);
+    const selection = msg.selection ? S.cleanPageText(msg.selection) : "";
+    const inEditor = active && selection && norm(readDraft(active).text).includes(norm(selection));
+    openPanel({ start: true, customerOverride: selection && !inEditor ? selection : undefined });
+    reply({ handled: true });
+    return false;
+  });
+
+  chrome.storage.onChanged.addListener((changes) => {
+    if (changes.settings) {
+      settings = { ...settings, ...changes.settings.newValue };
+      if (!enabledHere()) {
+        if (ui) closePanel();
+        hideButton();
+      }
+      if (!settings.hints) {
+        findings = [];
+        renderHints();
+      }
+    }
+  });
+
+  chrome.storage.local.get("settings").then((v) => {
+    settings = { ...settings, ...(v.settings || {}) };
+    // the page may have focused an editor before we loaded
+    const el = editableRoot(document.activeElement);
+    if (el && !optedOut(el) && enabledHere()) {
+      showButton(el);
+      scheduleHints();
+    }
+  });
+})();

@@ -1,0 +1,241 @@
+// Pure logic shared by the service worker, content scripts, options page and Node unit tests.
+// No DOM, no chrome.* here: everything in this file is testable with `node --test`.
+(function (root) {
+  "use strict";
+
+  const DEFAULT_SERVER = "http://127.0.0.1:8765";
+  const MAX_FIELD_CHARS = 8000; // the server's per-field limit (server/savy/schemas.py)
+
+  // The kind-keyed protocol between content scripts / pages and the service worker.
+  // Requests (sendMessage, answered once):
+  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle
+  // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
+  //   -> rewrite/start {draft, customer_message}
+  //   <- rewrite/progress {state: "busy"|"waiting", retry_in_s}
+  //   <- rewrite/delta {text, attempt, tokens}
+  //   <- rewrite/done {result}
+  //   <- rewrite/error {error: {code, message}}
+  // Service worker -> tab (commands and context menu):
+  //   ui/open {selection}
+  const KINDS = Object.freeze({
+    SETTINGS_GET: "settings/get",
+    SETTINGS_SAVE: "settings/save",
+    SERVER_CHECK: "server/check",
+    ANALYZE: "analyze",
+    RULES_GET: "rules/get",
+    SITE_TOGGLE: "site/toggle",
+    REWRITE_START: "rewrite/start",
+    REWRITE_PROGRESS: "rewrite/progress",
+    REWRITE_DELTA: "rewrite/delta",
+    REWRITE_DONE: "rewrite/done",
+    REWRITE_ERROR: "rewrite/error",
+    UI_OPEN: "ui/open",
+  });
+
+  const REQUEST_FIELDS = {
+    "settings/get": [],
+    "settings/save": ["settings"],
+    "server/check": ["server", "token"],
+    analyze: ["draft"],
+    "rules/get": [],
+    "site/toggle": ["host"],
+    "rewrite/start": ["draft"],
+  };
+
+  /** Validate a message from a content script or page; returns an error string or null. */
+  function checkMessage(msg) {
+    if (!msg || typeof msg !== "object" || typeof msg.kind !== "string") return "message without a kind";
+    const fields = REQUEST_FIELDS[msg.kind];
+    if (!fields) return `unknown kind: ${msg.kind}`;
+    for (const f of fields) {
+      if (!(f in msg)) return `${msg.kind}: missing ${f}`;
+    }
+    for (const f of ["draft", "customer_message"]) {
+      if (f in msg && msg[f] != null && typeof msg[f] !== "string") return `${msg.kind}: ${f} must be text`;
+    }
+    return null;
+  }
+
+  /** Only loopback http(s) URLs may be the server: page text never leaves the machine. */
+  function normalizeServerUrl(raw) {
+    let url;
+    try {
+      url = new URL(String(raw || "").trim());
+    } catch (_) {
+      return { ok: false, error: "not_a_url" };
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return { ok: false, error: "not_http" };
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    if (!["127.0.0.1", "localhost", "::1"].includes(host)) return { ok: false, error: "not_loopback" };
+    if (url.username || url.password) return { ok: false, error: "not_a_url" };
+    return { ok: true, url: `${url.protocol}//${url.host}` };
+  }
+
+  /** Incremental Server-Sent Events parser: feed() text chunks, get {event, data} objects back. */
+  function createSseParser() {
+    let buf = "";
+    return {
+      feed(chunk) {
+        buf += chunk.replace(/\r\n?/g, "\n");
+        const out = [];
+        let idx;
+        while ((idx = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, idx);
+          buf = buf.slice(idx + 2);
+          let event = "message";
+          const data = [];
+          for (const line of block.split("\n")) {
+            if (!line || line.startsWith(":")) continue;
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            let value = colon < 0 ? "" : line.slice(colon + 1);
+            if (value.startsWith(" ")) value = value.slice(1);
+            if (field === "event") event = value;
+            else if (field === "data") data.push(value);
+          }
+          if (data.length) {
+            let parsed;
+            try {
+              parsed = JSON.parse(data.join("\n"));
+            } catch (_) {
+              parsed = { raw: data.join("\n") };
+            }
+            out.push({ event, data: parsed });
+          }
+        }
+        return out;
+      },
+    };
+  }
+
+  /** Map an HTTP status / server error body / network failure to the one error shape the UI shows. */
+  function describeError({ status, body, networkError, aborted } = {}) {
+    if (aborted) return { code: "cancelled", message: "" };
+    if (networkError) return { code: "server_down", message: "" };
+    const err = body && body.error ? body.error : null;
+    if (status === 401) return { code: "bad_token", message: err ? err.message : "" };
+    if (status === 403) return { code: "forbidden", message: err ? err.message : "" };
+    if (status === 503) return { code: "busy", message: err ? err.message : "" };
+    if (status === 504) return { code: "timeout", message: err ? err.message : "" };
+    if (status === 413 || (err && err.code === "too_large")) return { code: "too_large", message: err ? err.message : "" };
+    if (status === 422) return { code: "invalid", message: err ? err.message : "" };
+    if (err) return { code: err.code || "server_error", message: err.message || "" };
+    return { code: "server_error", message: status ? `HTTP ${status}` : "" };
+  }
+
+  // Word-level diff (LCS over word and whitespace tokens). Returns [{op: "same"|"add"|"del", text}].
+  function tokenize(s) {
+    return s.match(/\s+|[\p{L}\p{N}_'’-]+|[^\s\p{L}\p{N}_'’-]/gu) || [];
+  }
+
+  function diffWords(a, b) {
+    const x = tokenize(a);
+    const y = tokenize(b);
+    // trim common prefix/suffix: cheap and keeps the table small for long drafts
+    let pre = 0;
+    while (pre < x.length && pre < y.length && x[pre] === y[pre]) pre++;
+    let suf = 0;
+    while (suf < x.length - pre && suf < y.length - pre && x[x.length - 1 - suf] === y[y.length - 1 - suf]) suf++;
+    const xs = x.slice(pre, x.length - suf);
+    const ys = y.slice(pre, y.length - suf);
+    const n = xs.length;
+    const m = ys.length;
+    const ops = [];
+    if (n * m > 4_000_000) {
+      // too long for a table: one replacement block
+      if (n) ops.push({ op: "del", text: xs.join("") });
+      if (m) ops.push({ op: "add", text: ys.join("") });
+    } else {
+      const w = m + 1;
+      const t = new Uint32Array((n + 1) * w);
+      for (let i = n - 1; i >= 0; i--) {
+        for (let j = m - 1; j >= 0; j--) {
+          t[i * w + j] = xs[i] === ys[j] ? t[(i + 1) * w + j + 1] + 1 : Math.max(t[(i + 1) * w + j], t[i * w + j + 1]);
+        }
+      }
+      let i = 0;
+      let j = 0;
+      while (i < n || j < m) {
+        if (i < n && j < m && xs[i] === ys[j]) {
+          ops.push({ op: "same", text: xs[i] });
+          i++;
+          j++;
+        } else if (j < m && (i === n || t[i * w + j + 1] >= t[(i + 1) * w + j])) {
+          ops.push({ op: "add", text: ys[j] });
+          j++;
+        } else {
+          ops.push({ op: "del", text: xs[i] });
+          i++;
+        }
+      }
+    }
+    const all = [];
+    if (pre) all.push({ op: "same", text: x.slice(0, pre).join("") });
+    all.push(...ops);
+    if (suf) all.push({ op: "same", text: x.slice(x.length - suf).join("") });
+    // merge neighbours with the same op
+    const merged = [];
+    for (const o of all) {
+      const last = merged[merged.length - 1];
+      if (last && last.op === o.op) last.text += o.text;
+      else merged.push({ ...o });
+    }
+    return merged;
+  }
+
+  /** Clean text taken from a page: collapse runs of blank lines, trim, cap at the server's limit. */
+  function cleanPageText(s, max = MAX_FIELD_CHARS) {
+    const t = String(s || "")
+      .replace(/\u00a0/g, " ")
+      .replace(/[ \t]+\n/g, "\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trim();
+    return t.length > max ? t.slice(t.length - max) : t;
+  }
+
+  /** Strip a quoted history from a plain-text message ("On … wrote:", "> " lines, "-----Original"). */
+  function stripQuotedHistory(s) {
+    const lines = String(s || "").split("\n");
+    const out = [];
+    for (const line of lines) {
+      if (/^\s*(On .{3,200} wrote:|.{3,200} kirjoitti:?|-{2,}\s*(Original Message|Alkuperäinen viesti)\s*-{2,}|From: .+|Lähettäjä: .+)\s*$/i.test(line)) break;
+      if (/^\s*>/.test(line)) continue;
+      out.push(line);
+    }
+    return out.join("\n").trim();
+  }
+
+  /** Where the agent's own text sits in a plain-text editor's value: [start, end) without the
+   *  leading/trailing blank space, a signature ("-- " line) or a quoted history below it. */
+  function draftBounds(value) {
+    const v = String(value || "");
+    let cut = v.length;
+    const lines = v.split("\n");
+    let pos = 0;
+    for (const line of lines) {
+      if (/^-- ?$/.test(line) || /^\s*(On .{3,200} wrote:|.{3,200} kirjoitti:?|-{2,}\s*(Original Message|Alkuperäinen viesti)\s*-{2,})\s*$/i.test(line) || /^\s*>/.test(line)) {
+        cut = pos;
+        break;
+      }
+      pos += line.length + 1;
+    }
+    let start = 0;
+    while (start < cut && /\s/.test(v[start])) start++;
+    let end = cut;
+    while (end > start && /\s/.test(v[end - 1])) end--;
+    return { start, end };
+  }
+
+  /** True when a site host is switched off in the stored list (exact host or a parent domain). */
+  function siteDisabled(host, disabledHosts) {
+    const h = String(host || "").toLowerCase();
+    return (disabledHosts || []).some((d) => h === d || h.endsWith("." + d));
+  }
+
+  const api = {
+    DEFAULT_SERVER, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
+    describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds,
+  };
+  root.SavyShared = api;
+  if (typeof module !== "undefined" && module.exports) module.exports = api;
+})(typeof globalThis !== "undefined" ? globalThis : this);

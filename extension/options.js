@@ -1,0 +1,78 @@
+// Options: server address and token, checked live against the server (through the service worker).
+(function () {
+  "use strict";
+  const t = (k, subs) => chrome.i18n.getMessage(k, subs) || k;
+  const $ = (id) => document.getElementById(id);
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  document.documentElement.lang = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
+
+  let current = null;
+  let checkSeq = 0;
+
+  function renderDisabled() {
+    const ul = $("disabled");
+    ul.textContent = "";
+    if (!current.disabledHosts.length) {
+      ul.append(Object.assign(document.createElement("li"), { textContent: t("optNoneDisabled") }));
+      return;
+    }
+    for (const host of current.disabledHosts) {
+      const li = document.createElement("li");
+      const b = Object.assign(document.createElement("button"), { type: "button", textContent: t("optRemove") });
+      b.setAttribute("aria-label", `${t("optRemove")}: ${host}`);
+      b.addEventListener("click", async () => {
+        const r = await chrome.runtime.sendMessage({ kind: "site/toggle", host });
+        if (r.ok) { current = r.settings; renderDisabled(); }
+      });
+      li.append(`${host} `, b);
+      ul.append(li);
+    }
+  }
+
+  async function check() {
+    const seq = ++checkSeq;
+    const out = $("check");
+    out.className = "check";
+    out.textContent = t("chkChecking");
+    const r = await chrome.runtime.sendMessage({ kind: "server/check", server: $("server").value, token: $("token").value });
+    if (seq !== checkSeq) return;
+    if (r.ok) {
+      out.textContent = r.health.ready ? t("chkOk", [r.health.model, String(r.rules)]) : t("chkNotReady");
+      out.classList.add("ok");
+      return;
+    }
+    const code = r.error.code;
+    const key = ["not_a_url", "not_http", "not_loopback", "no_token"].includes(code) ? `chk_${code}` : `err_${code}`;
+    const text = chrome.i18n.getMessage(key) || `${t("err_server_error")} (${r.error.message || code})`;
+    out.textContent = text;
+    out.classList.add(code === "no_token" ? "warn" : "bad");
+  }
+
+  let timer = 0;
+  const later = () => { clearTimeout(timer); timer = setTimeout(check, 400); };
+  $("server").addEventListener("input", later);
+  $("token").addEventListener("input", later);
+
+  $("form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await chrome.runtime.sendMessage({ kind: "settings/save",
+      settings: { server: $("server").value, token: $("token").value, hints: $("hints").checked } });
+    if (!r.ok) {
+      $("saved").textContent = chrome.i18n.getMessage(`chk_${r.error.code}`) || r.error.code;
+      return;
+    }
+    current = r.settings;
+    $("server").value = current.server;
+    $("saved").textContent = t("optSaved");
+    check();
+  });
+
+  chrome.runtime.sendMessage({ kind: "settings/get" }).then((r) => {
+    current = r.settings;
+    $("server").value = current.server;
+    $("token").value = current.token;
+    $("hints").checked = current.hints;
+    renderDisabled();
+    check();
+  });
+})();

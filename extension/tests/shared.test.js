@@ -1,0 +1,122 @@
+// Unit tests for the extension's pure logic: node --test extension/tests/
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const S = require("../lib/shared.js");
+const A = require("../lib/adapters.js");
+
+test("diffWords marks additions and deletions and rebuilds both texts", () => {
+  const a = "Eipä mitään. Paketti 20417 lähtee 3.12.2026.";
+  const b = "Ole hyvä, mukava kuulla! Paketti 20417 lähtee 3.12.2026.";
+  const d = S.diffWords(a, b);
+  const rebuild = (ops) => d.filter((o) => ops.includes(o.op)).map((o) => o.text).join("");
+  assert.equal(rebuild(["same", "del"]), a);
+  assert.equal(rebuild(["same", "add"]), b);
+  assert.ok(d.some((o) => o.op === "del" && o.text.includes("Eipä")));
+  assert.ok(d.some((o) => o.op === "add" && o.text.includes("mukava")));
+  assert.ok(d.some((o) => o.op === "same" && o.text.includes("20417")));
+});
+
+test("diffWords of identical texts is one unchanged run; of empty draft one addition", () => {
+  assert.deepEqual(S.diffWords("Hei!", "Hei!"), [{ op: "same", text: "Hei!" }]);
+  assert.deepEqual(S.diffWords("", "Hei"), [{ op: "add", text: "Hei" }]);
+});
+
+test("diffWords stays correct on long texts", () => {
+  const a = Array.from({ length: 3000 }, (_, i) => `w${i}`).join(" ");
+  const b = a.replace("w1500", "CHANGED");
+  const d = S.diffWords(a, b);
+  assert.equal(d.filter((o) => o.op !== "add").map((o) => o.text).join(""), a);
+  assert.equal(d.filter((o) => o.op !== "del").map((o) => o.text).join(""), b);
+});
+
+test("SSE parser handles split chunks, comments, CRLF and several events per chunk", () => {
+  const p = S.createSseParser();
+  assert.deepEqual(p.feed(": accepted\n\nevent: delta\ndata: {\"text\": \"Hei"), []);
+  const got = p.feed("\", \"attempt\": 1, \"tokens\": 2}\r\n\r\nevent: done\ndata: {\"rewrite\": \"x\"}\n\n");
+  assert.deepEqual(got, [
+    { event: "delta", data: { text: "Hei", attempt: 1, tokens: 2 } },
+    { event: "done", data: { rewrite: "x" } },
+  ]);
+});
+
+test("only loopback servers are accepted", () => {
+  assert.deepEqual(S.normalizeServerUrl("http://127.0.0.1:8765/"), { ok: true, url: "http://127.0.0.1:8765" });
+  assert.equal(S.normalizeServerUrl("http://localhost:9000").ok, true);
+  assert.equal(S.normalizeServerUrl("http://[::1]:8765").ok, true);
+  assert.equal(S.normalizeServerUrl("http://example.com:8765").error, "not_loopback");
+  assert.equal(S.normalizeServerUrl("http://127.0.0.1.evil.com").error, "not_loopback");
+  assert.equal(S.normalizeServerUrl("ftp://127.0.0.1").error, "not_http");
+  assert.equal(S.normalizeServerUrl("not a url").error, "not_a_url");
+  assert.equal(S.normalizeServerUrl("http://user:pw@127.0.0.1:8765").error, "not_a_url");
+});
+
+test("message protocol: kinds and required fields are checked", () => {
+  assert.equal(S.checkMessage({ kind: "analyze", draft: "x" }), null);
+  assert.match(S.checkMessage({ kind: "analyze" }), /missing draft/);
+  assert.match(S.checkMessage({ kind: "steal/cookies" }), /unknown kind/);
+  assert.match(S.checkMessage({ kind: "rewrite/start", draft: 5 }), /must be text/);
+  assert.match(S.checkMessage(null), /without a kind/);
+});
+
+test("errors map to the codes the UI explains", () => {
+  assert.equal(S.describeError({ networkError: true }).code, "server_down");
+  assert.equal(S.describeError({ networkError: true, aborted: true }).code, "cancelled");
+  assert.equal(S.describeError({ status: 401, body: { error: { code: "unauthorized", message: "m" } } }).code, "bad_token");
+  assert.equal(S.describeError({ status: 503 }).code, "busy");
+  assert.equal(S.describeError({ status: 504 }).code, "timeout");
+  assert.equal(S.describeError({ status: 413 }).code, "too_large");
+  assert.deepEqual(S.describeError({ status: 500, body: { error: { code: "internal", message: "m" } } }), { code: "internal", message: "m" });
+});
+
+test("draftBounds leaves a signature and a quoted history out of the draft", () => {
+  const v = "  Refund issued.\nThanks!\n\n-- \nSam\nAcme";
+  const b = S.draftBounds(v);
+  assert.equal(v.slice(b.start, b.end), "Refund issued.\nThanks!");
+  const q = "Kiitos!\n\nma 30.11.2026 klo 9.12 Liisa kirjoitti:\n> Hei";
+  const bq = S.draftBounds(q);
+  assert.equal(q.slice(bq.start, bq.end), "Kiitos!");
+  assert.deepEqual(S.draftBounds("   "), { start: 3, end: 3 });
+});
+
+test("page text: quoted history stripped, long text capped from the end", () => {
+  assert.equal(S.stripQuotedHistory("Hi there\nOn Mon, 1 Dec 2026 Sam wrote:\n> old"), "Hi there");
+  assert.equal(S.stripQuotedHistory("Moi\n> lainaus\nuusi rivi"), "Moi\nuusi rivi");
+  assert.equal(S.cleanPageText("a\u00a0b  \n\n\n\nc"), "a b\n\nc");
+  assert.equal(S.cleanPageText("x".repeat(9000)).length, S.MAX_FIELD_CHARS);
+});
+
+test("per-site switch covers subdomains, not look-alikes", () => {
+  assert.equal(S.siteDisabled("acme.zendesk.com", ["zendesk.com"]), true);
+  assert.equal(S.siteDisabled("zendesk.com.evil.io", ["zendesk.com"]), false);
+  assert.equal(S.siteDisabled("mail.google.com", []), false);
+});
+
+test("adapters: hosts pick their site; selectors are all in one table", () => {
+  const none = { querySelector: () => null };
+  assert.equal(A.pick(none, "mail.google.com").id, "gmail");
+  assert.equal(A.pick(none, "acme.zendesk.com").id, "zendesk");
+  assert.equal(A.pick(none, "acme.freshdesk.com").id, "freshdesk");
+  assert.equal(A.pick(none, "outlook.office.com").id, "outlook");
+  assert.equal(A.pick(none, "secure.helpscout.net").id, "helpscout");
+  assert.equal(A.pick(none, "app.intercom.com").id, "intercom");
+  assert.equal(A.pick(none, "zendesk.com.evil.io"), null);
+  // custom domains are recognised by their markup
+  const markup = { querySelector: (sel) => (sel.includes("omni-log-container") ? {} : null) };
+  assert.equal(A.pick(markup, "support.example.com").id, "zendesk");
+  for (const a of A.ADAPTERS) {
+    assert.ok(a.id && a.name && a.hosts.length && a.detect && a.messages.length, a.id);
+  }
+});
+
+test("adapters: customer message text from a minimal DOM, quoted parts skipped", () => {
+  // a tiny DOM stand-in: enough for nodeText's walk
+  const text = (d) => ({ nodeType: 3, data: d });
+  const el = (tag, kids, cls = "") => ({ nodeType: 1, tagName: tag, childNodes: kids, hidden: false,
+    matches: (sel) => cls && sel === `.${cls}` });
+  const msg = el("DIV", [el("DIV", [text("Hei,")]), el("DIV", [text("paketti  ei tullut.")]),
+    el("DIV", [text("vanha viesti")], "gmail_quote")]);
+  assert.equal(A.nodeText(msg, [".gmail_quote"]), "Hei,\npaketti ei tullut.");
+  const doc = { querySelector: () => null, querySelectorAll: (sel) => (sel === "div.adn .a3s" ? [msg] : []) };
+  assert.equal(A.customerMessage(A.pick(doc, "mail.google.com"), doc, null), "Hei,\npaketti ei tullut.");
+});

@@ -1,0 +1,294 @@
+"""End to end: the unpacked extension in Debian's Chromium (Playwright, no downloaded browser),
+on fixture pages like Gmail, Zendesk and an editor inside an iframe, talking to the real Sävy server
+with the embedded model. Replace, then Ctrl+Z, must give back the exact draft; the quoted thread and
+signature must be byte-identical after Replace; with the server down the draft stays untouched."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from savy.settings import REPO_ROOT
+
+from .conftest import TOKEN, LiveServer, free_port
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+EXT = REPO_ROOT / "extension"
+PAGES = Path(__file__).parent / "pages"
+CHROMIUM = os.environ.get("SAVY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(os.environ["SAVY_SCREENSHOTS"]) if os.environ.get("SAVY_SCREENSHOTS") else None
+
+
+@pytest.fixture(scope="module")
+def pages_url() -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(PAGES))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), (
+        f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package "
+        "(or set SAVY_CHROMIUM)")
+    pw = playwright_sync.sync_playwright().start()
+    ctx = pw.chromium.launch_persistent_context(
+        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+        locale="en-US", viewport={"width": 1100, "height": 800},
+        args=[f"--disable-extensions-except={EXT}", f"--load-extension={EXT}", "--no-sandbox",
+              "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--no-first-run", "--lang=en-US"])
+    try:
+        sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker", timeout=30000)
+        ctx.savy_sw = sw
+        ctx.savy_id = sw.url.split("/")[2]
+        yield ctx
+    finally:
+        ctx.close()
+        pw.stop()
+
+
+def configure(ctx: Any, server: str, token: str = TOKEN, hints: bool = True) -> None:
+    ctx.savy_sw.evaluate(
+        "(s) => chrome.storage.local.set({settings: s})",
+        {"server": server, "token": token, "hints": hints, "disabledHosts": []})
+
+
+@pytest.fixture
+def ext(browser: Any, live: LiveServer) -> Any:
+    configure(browser, live.url)
+    return browser
+
+
+def shot(page: Any, name: str) -> None:
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+# How each fixture exposes its editor, the draft inside it, and what must never change.
+FIXTURES = {
+    "gmail": {
+        "page": "gmail.html", "frame": None, "editor": "#editor",
+        "draft": "Paketti 20417 on Postin terminaalissa Vantaalla. Se toimitetaan perille 3.12.2026 mennessä.",
+        "customer": "tilaukseni 20417 on ollut matkalla jo viikon",
+        "kept": [".gmail_signature", ".gmail_quote"], "facts": ["20417", "3.12.2026"],
+    },
+    "zendesk": {
+        "page": "zendesk.html", "frame": None, "editor": "#reply",
+        "draft": "Refund of £49.00 for the duplicate charge on order 77120 was issued today. "
+                 "It shows on your card within 5 business days.",
+        "customer": "I was charged twice for order 77120",
+        "kept": [], "facts": ["£49.00", "77120"],
+    },
+    "iframe": {
+        "page": "iframe.html", "frame": "#frame", "editor": "#editor",
+        "draft": "No problem. Your account 4471-22 is active again and the invoice INV-9031 is closed.",
+        "customer": "Thank you so much for sorting out my account yesterday",
+        "kept": [".signature"], "facts": ["4471-22", "INV-9031"],
+    },
+}
+
+DRAFT_JS = """(el) => el.tagName === 'TEXTAREA' ? el.value : el.innerHTML"""
+
+
+def scope(page: Any, fx: dict) -> Any:
+    return page.frame_locator(fx["frame"]) if fx["frame"] else page
+
+
+def ui(page: Any, fx: dict) -> Any:
+    return scope(page, fx).locator("savy-ui")
+
+
+def editor_state(page: Any, fx: dict) -> dict:
+    ed = scope(page, fx).locator(fx["editor"])
+    state = {"raw": ed.evaluate(DRAFT_JS), "kept": [ed.locator(k).evaluate("n => n.outerHTML") for k in fx["kept"]]}
+    if fx["editor"] == "#reply":  # textarea: the signature is the text from the "-- " line on
+        state["kept"] = [state["raw"][state["raw"].index("\n-- \n"):]]
+    return state
+
+
+def draft_text(page: Any, fx: dict) -> str:
+    ed = scope(page, fx).locator(fx["editor"])
+    if fx["editor"] == "#reply":
+        return ed.evaluate("el => el.value.split('\\n-- \\n')[0].trim()")
+    return ed.evaluate("""(el) => { const c = el.cloneNode(true);
+        c.querySelectorAll('.gmail_signature,.gmail_quote,.signature').forEach(n => n.remove());
+        return c.innerText.trim(); }""")
+
+
+@pytest.mark.parametrize("name", list(FIXTURES))
+def test_rewrite_replace_then_undo_restores_exact_draft(ext: Any, pages_url: str, name: str) -> None:
+    fx = FIXTURES[name]
+    page = ext.new_page()
+    try:
+        page.goto(f"{pages_url}/{fx['page']}")
+        ed = scope(page, fx).locator(fx["editor"])
+        ed.click()
+        button = ui(page, fx).locator("button.btn")
+        button.wait_for(state="visible", timeout=10000)
+        assert "Sävy" in button.get_attribute("aria-label")
+        before = editor_state(page, fx)
+        assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
+        shot(page, f"{name}-button")
+
+        button.click()
+        panel = ui(page, fx).locator("[role=dialog]")
+        panel.wait_for(state="visible")
+        # the adapter picked up the customer's message, and the agent can see and edit it
+        assert fx["customer"] in ui(page, fx).locator("#savy-customer").input_value()
+        replace = panel.get_by_role("button", name="Replace")
+        replace.wait_for(state="visible")
+        page.wait_for_function(
+            "([f, s]) => { const r = (f ? document.querySelector(f).contentDocument : document)"
+            ".querySelector('savy-ui').shadowRoot; return r.querySelector('.panel').dataset.state === 'done' }",
+            arg=[fx["frame"], "done"], timeout=120000)
+        result = json.loads(panel.get_attribute("data-result"))
+        rewrite = result["rewrite"]
+        assert rewrite.strip() != fx["draft"]
+        for fact in fx["facts"]:
+            assert fact in rewrite
+        if result["source"] == "model":  # the model's text reached the panel as it was written
+            assert int(panel.get_attribute("data-deltas")) >= 1
+        assert panel.locator("ins").count() >= 1  # the diff shows what was added
+        assert panel.locator(".chip").count() == len(result["applied_rules"])
+        # nothing changed in the editor before Replace
+        assert editor_state(page, fx) == before
+        shot(page, f"{name}-panel")
+
+        replace.click()
+        page.wait_for_timeout(200)
+        after = editor_state(page, fx)
+        assert after["kept"] == before["kept"], "quoted thread / signature changed"
+        assert re.sub(r"\s+", " ", draft_text(page, fx)) == re.sub(r"\s+", " ", rewrite.strip())
+
+        ed.focus()
+        page.keyboard.press("Control+z")
+        page.wait_for_timeout(200)
+        restored = editor_state(page, fx)
+        assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
+        assert restored["kept"] == before["kept"]
+        assert restored["raw"] == before["raw"], "Ctrl+Z did not give back the exact original"
+    finally:
+        page.close()
+
+
+def test_server_down_gives_clear_error_and_keeps_draft(browser: Any, pages_url: str) -> None:
+    configure(browser, f"http://127.0.0.1:{free_port()}")
+    fx = FIXTURES["zendesk"]
+    page = browser.new_page()
+    try:
+        page.goto(f"{pages_url}/{fx['page']}")
+        page.locator(fx["editor"]).click()
+        before = editor_state(page, fx)
+        page.locator("savy-ui button.btn").click()
+        status = page.locator("savy-ui .status.error")
+        status.wait_for(state="visible", timeout=15000)
+        assert "isn't running" in status.inner_text() and "savy serve" in status.inner_text()
+        assert page.locator("savy-ui").get_by_role("button", name="Replace").is_disabled()
+        assert editor_state(page, fx) == before
+        shot(page, "server-down")
+    finally:
+        page.close()
+
+
+def test_skips_opted_out_fields_and_search_boxes(ext: Any, pages_url: str) -> None:
+    page = ext.new_page()
+    try:
+        page.goto(f"{pages_url}/zendesk.html")
+        button = page.locator("savy-ui button.btn")
+        page.locator("#reply").click()
+        button.wait_for(state="visible")
+        for sel in ("#notes", "#search"):  # spellcheck="false" and a search box
+            page.locator(sel).click()
+            button.wait_for(state="hidden")
+    finally:
+        page.close()
+
+
+def test_inline_hints_flag_the_draft_without_the_model(ext: Any, pages_url: str) -> None:
+    page = ext.new_page()
+    try:
+        page.goto(f"{pages_url}/iframe.html")
+        frame = page.frame_locator("#frame")
+        frame.locator("#editor").click()
+        button = frame.locator("savy-ui button.btn")
+        # "No problem." belittles the customer's thanks: the analyzer flags it as a hint
+        page.wait_for_function(
+            "() => /hint/.test(document.querySelector('#frame').contentDocument.querySelector('savy-ui')"
+            ".shadowRoot.querySelector('button.btn').getAttribute('aria-label'))", timeout=15000)
+        assert "1 hint" in button.get_attribute("aria-label")
+    finally:
+        page.close()
+
+
+def test_options_page_validates_server_and_token_live(ext: Any, live: LiveServer) -> None:
+    page = ext.new_page()
+    try:
+        page.goto(f"chrome-extension://{ext.savy_id}/options.html")
+        check = page.locator("#check")
+        page.locator("#server").fill("http://example.com:8765")
+        page.wait_for_function("() => /this computer/.test(document.querySelector('#check').textContent)")
+        page.locator("#server").fill(live.url)
+        page.locator("#token").fill("wrong-token-000000")
+        page.wait_for_function("() => /token doesn't match/.test(document.querySelector('#check').textContent)")
+        page.locator("#token").fill(TOKEN)
+        page.wait_for_function("() => /Connected/.test(document.querySelector('#check').textContent)")
+        assert "rules" in check.inner_text()
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_function("() => /Saved/.test(document.querySelector('#saved').textContent)")
+        stored = ext.savy_sw.evaluate("() => chrome.storage.local.get('settings')")
+        assert stored["settings"]["server"] == live.url and stored["settings"]["token"] == TOKEN
+        shot(page, "options")
+    finally:
+        page.close()
+
+
+def _menu_click(ctx: Any, selection: str) -> None:
+    """What the service worker does for the context-menu entry (a real menu can't be clicked headless)."""
+    ctx.savy_sw.evaluate(
+        """async (sel) => { const [tab] = await chrome.tabs.query({active: true, lastFocusedWindow: true});
+           await chrome.tabs.sendMessage(tab.id, {kind: 'ui/open', selection: sel, frameTargeted: false}); }""",
+        selection)
+
+
+def test_context_menu_uses_the_selection_as_customer_message(ext: Any, pages_url: str) -> None:
+    page = ext.new_page()
+    try:
+        page.goto(f"{pages_url}/zendesk.html")
+        page.bring_to_front()
+        # no editor focused yet: a clear hint instead of a silent nothing
+        _menu_click(ext, "")
+        toast = page.locator("savy-ui .toast")
+        toast.wait_for(state="visible")
+        assert "reply box" in toast.inner_text()
+        page.locator("#reply").click()
+        picked = "I've been waiting three days for someone to sort this out"
+        _menu_click(ext, picked)
+        page.locator("savy-ui [role=dialog]").wait_for(state="visible")
+        assert page.locator("savy-ui #savy-customer").input_value() == picked
+        assert "selection" in page.locator("savy-ui #savy-src").inner_text()
+        page.keyboard.press("Escape")  # cancels the stream and closes the panel, draft untouched
+        page.locator("savy-ui [role=dialog]").wait_for(state="hidden")
+        assert page.locator("#reply").input_value().startswith("Refund of £49.00")
+    finally:
+        page.close()

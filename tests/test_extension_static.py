@@ -1,0 +1,65 @@
+"""The extension's pure-logic unit tests (Node's built-in runner) and static guarantees: no
+content-side network calls, no broad host permission, both locales complete, the Firefox build."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+from savy.settings import REPO_ROOT
+
+EXT = REPO_ROOT / "extension"
+
+
+def test_node_unit_tests_pass() -> None:
+    node = shutil.which("node")
+    assert node, "Node.js is needed for the extension's unit tests (`make test` installs it)"
+    r = subprocess.run([node, "--test", str(EXT / "tests")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert re.search(r"# pass [1-9]", r.stdout)
+
+
+def test_only_the_service_worker_touches_the_network() -> None:
+    net = re.compile(r"\b(fetch|XMLHttpRequest|WebSocket|EventSource|sendBeacon)\b\s*\(?")
+    content_side = [EXT / "content.js", *(EXT / "lib").glob("*.js"), EXT / "options.js", EXT / "popup.js"]
+    for f in content_side:
+        code = re.sub(r"//.*", "", f.read_text(encoding="utf-8"))
+        assert not net.search(code), f"{f.name} calls the network"
+    assert "fetch(" in (EXT / "background.js").read_text(encoding="utf-8")
+
+
+def test_manifest_asks_for_no_broad_host_permission() -> None:
+    m = json.loads((EXT / "manifest.json").read_text(encoding="utf-8"))
+    assert m["manifest_version"] == 3
+    hosts = m["host_permissions"] + m.get("optional_host_permissions", [])
+    assert all(re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])/\*$", h) for h in hosts), hosts
+    assert "<all_urls>" not in json.dumps(m) and "*://*/*" not in json.dumps(m)
+    for cs in m["content_scripts"]:
+        for pattern in cs["matches"]:
+            assert not re.match(r"^(\*|https?)://\*/", pattern), pattern
+    assert "tabs" not in m["permissions"] and "webRequest" not in m["permissions"]
+
+
+def test_locales_are_complete_and_used() -> None:
+    en = json.loads((EXT / "_locales/en/messages.json").read_text(encoding="utf-8"))
+    fi = json.loads((EXT / "_locales/fi/messages.json").read_text(encoding="utf-8"))
+    assert en.keys() == fi.keys()
+    code = "".join(p.read_text(encoding="utf-8") for p in EXT.glob("*.[jh][st]*"))
+    used = set(re.findall(r"""\bt\(\s*["'`]([A-Za-z_]+)["'`]""", code)) | set(re.findall(r'data-i18n="(\w+)"', code))
+    assert used - en.keys() == set(), used - en.keys()
+    assert "Sävy" in en["buttonLabel"]["message"] and "Sävy" in fi["buttonLabel"]["message"]
+
+
+def test_build_makes_chrome_zip_and_firefox_xpi(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    subprocess.run([sys.executable, str(EXT / "build.py")], check=True, capture_output=True, timeout=60)
+    with zipfile.ZipFile(EXT / "dist" / "savy-firefox.xpi") as z:
+        mf = json.loads(z.read("manifest.json"))
+        assert mf["background"] == {"scripts": ["lib/shared.js", "background.js"]}
+        assert mf["browser_specific_settings"]["gecko"]["id"]
+        assert "content.js" in z.namelist() and not any(n.startswith("tests/") for n in z.namelist())
+    with zipfile.ZipFile(EXT / "dist" / "savy-chrome.zip") as z:
+        assert json.loads(z.read("manifest.json"))["background"] == {"service_worker": "background.js"}
