@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "server"))
 from savy.analyse import analyse  # noqa: E402
 from savy.app import serve_in_thread as serve  # noqa: E402
 from savy.engine import GenParams, GenStats, LlamaEngine  # noqa: E402
-from savy.model import resolve  # noqa: E402
+from savy.model import ADAPTER_PATH, resolve  # noqa: E402
 from savy.prompt import PromptBuilder  # noqa: E402
 from savy.rules import RuleBook  # noqa: E402
 from savy.settings import Settings  # noqa: E402
@@ -125,7 +125,7 @@ def main() -> None:
         return toks
 
     settings = Settings(home=home, port=18765, token=TOKEN, n_threads=args.threads, queue_size=4,
-                        prompts_dir=counting, max_new_tokens=N_TOKENS)
+                        prompts_dir=counting, max_new_tokens=N_TOKENS, adapter=False)
     server, th = serve(settings)
     client = httpx.Client(base_url="http://127.0.0.1:18765", headers={"Authorization": f"Bearer {TOKEN}"},
                           timeout=300)
@@ -144,6 +144,21 @@ def main() -> None:
     print(f"raw llama-cpp-python : {median(raw_tps):6.1f} tokens/s")
     print(f"server /stream       : {median(srv_tps):6.1f} tokens/s  (client-side, from first to last delta)")
     print(f"ratio server/raw     : {median(srv_tps) / median(raw_tps):6.2f}")
+
+    # 1b. Sävy's adapter on top of the base: llama.cpp applies the LoRA at every token, and some
+    # tensors lose their repacked CPU layout, so generation can be slower. Interleaved, same prompt.
+    if ADAPTER_PATH.is_file():
+        lora_llm = Llama(model_path=str(path), lora_path=str(ADAPTER_PATH), n_ctx=8192, n_threads=args.threads,
+                         n_threads_batch=args.threads, swa_full=True, verbose=False)
+        base_tps, lora_tps = [], []
+        for _ in range(args.rounds):
+            base_tps.append(raw_decode(llm, ctoks, N_TOKENS)[0])
+            lora_tps.append(raw_decode(lora_llm, ctoks, N_TOKENS)[0])
+        del lora_llm
+        print(f"\n## Sävy adapter vs base model (raw llama-cpp-python, {N_TOKENS} tokens, interleaved x{args.rounds})")
+        print(f"base                 : {median(base_tps):6.1f} tokens/s")
+        print(f"base + savy-adapter  : {median(lora_tps):6.1f} tokens/s")
+        print(f"ratio adapter/base   : {median(lora_tps) / median(base_tps):6.2f}")
 
     # the real rewrite prompt: the server's own first-token time for warm requests
     settings = Settings(home=home, port=18767, token=TOKEN, n_threads=args.threads, queue_size=4)

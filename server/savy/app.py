@@ -22,7 +22,7 @@ from .analyse import analyse
 from .engine import Engine, GenParams, GenStats, LlamaEngine
 from .errors import SavyError, error_body
 from .guard import Guard
-from .model import resolve
+from .model import ADAPTER_NAME, resolve, resolve_lora
 from .pipeline import Rewriter
 from .prompt import PromptBuilder
 from .rules import RuleBook
@@ -65,9 +65,11 @@ StateDep = Annotated[State, Depends(_state)]
 TokenDep = Depends(_require_token)
 
 
-def _choose_style(settings: Settings, chat_template: str | None) -> str:
+def _choose_style(settings: Settings, chat_template: str | None, lora_name: str | None) -> str:
     if settings.prompt_style != "auto":
         return settings.prompt_style
+    if lora_name == ADAPTER_NAME:
+        return "adapter"
     return "chat" if chat_template else "completion"
 
 
@@ -76,15 +78,17 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     book = RuleBook.load(settings.prompts_dir)
     token = settings.token or load_or_create_token(settings.home)
     chat_template = None
+    lora_name = None
     if engine is None:
         path, name = resolve(settings.home, settings.model)
-        llama = LlamaEngine(path, name=name, n_threads=settings.n_threads, n_ctx=settings.n_ctx,
-                            queue_size=settings.queue_size, lora_path=settings.lora)
+        lora, lora_name = resolve_lora(settings.model, settings.lora, settings.adapter)
+        llama = LlamaEngine(path, name=f"{name}+{lora_name}" if lora_name else name, n_threads=settings.n_threads,
+                            n_ctx=settings.n_ctx, queue_size=settings.queue_size, lora_path=lora)
         llama.start()
         llama.wait_ready()
         chat_template = llama.chat_template
         engine = llama
-    style = _choose_style(settings, chat_template)
+    style = _choose_style(settings, chat_template, lora_name)
     builder = PromptBuilder(book, style, chat_template)
     rewriter = Rewriter(book, engine, builder, Guard(book), settings.max_new_tokens,
                         settings.request_timeout_s, settings.log_text)

@@ -22,6 +22,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value not in (None, False):
             over[name] = value
+    if getattr(args, "no_adapter", False):
+        over["adapter"] = False
     try:
         return Settings(**over)
     except ValidationError as exc:
@@ -33,8 +35,10 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=Path, help="GGUF model path (default: embedded Gemma 3 270M; env SAVY_MODEL)")
     p.add_argument("--lora", type=Path, help="LoRA adapter GGUF (env SAVY_LORA)")
     p.add_argument("--threads", dest="n_threads", type=int, help="CPU threads (env SAVY_N_THREADS)")
-    p.add_argument("--prompt-style", choices=["auto", "completion", "chat"],
-                   help="completion (base models) or chat (the GGUF's chat template)")
+    p.add_argument("--no-adapter", action="store_true",
+                   help="run the embedded model without Sävy's adapter (env SAVY_ADAPTER=0)")
+    p.add_argument("--prompt-style", choices=["auto", "completion", "chat", "adapter"],
+                   help="completion (base models), chat (the GGUF's chat template) or adapter (Sävy's adapter format)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

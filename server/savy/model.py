@@ -12,6 +12,9 @@ from .errors import SavyError
 log = logging.getLogger("savy.model")
 
 DEFAULT_NAME = "gemma-3-270m-q4_k_m"
+# Sävy's LoRA adapter for the embedded model, trained by training/train.py (see models/README.md)
+ADAPTER_PATH = Path(__file__).resolve().parents[2] / "models" / "savy-adapter.gguf"
+ADAPTER_NAME = "savy-adapter"
 
 
 def _sha256(path: Path) -> str:
@@ -53,3 +56,15 @@ def resolve(home: Path, model: Path | None) -> tuple[Path, str]:
         if f.read(4) != b"GGUF":
             raise SavyError(400, "model_not_gguf", f"{path} is not a GGUF file")
     return path, path.stem
+
+
+def resolve_lora(model: Path | None, lora: Path | None, use_adapter: bool) -> tuple[Path | None, str | None]:
+    """The LoRA to apply and its name: the user's --lora, else Sävy's adapter on the embedded model."""
+    if lora is not None:
+        path = lora.expanduser()
+        if not path.is_file():
+            raise SavyError(400, "lora_not_found", f"no LoRA GGUF file at {path}")
+        return path, path.stem
+    if model is None and use_adapter and ADAPTER_PATH.is_file():
+        return ADAPTER_PATH, ADAPTER_NAME
+    return None, None
