@@ -27,7 +27,9 @@ def firefox_manifest(manifest: dict) -> dict:
     m = dict(manifest)
     m["background"] = {"scripts": ["lib/shared.js", "background.js"]}
     m.pop("minimum_chrome_version", None)
-    m["browser_specific_settings"] = {"gecko": {"id": GECKO_ID, "strict_min_version": "128.0"}}
+    # Sävy collects nothing: page text goes only to the loopback server the user runs
+    m["browser_specific_settings"] = {"gecko": {"id": GECKO_ID, "strict_min_version": "128.0",
+                                                "data_collection_permissions": {"required": ["none"]}}}
     return m
 
 
