@@ -71,12 +71,15 @@ def test_customer_text_is_untrusted_and_cleaned(book: RuleBook) -> None:
 
 
 def test_rules_only_keeps_what_it_cannot_fix_and_says_so(book: RuleBook) -> None:
-    req = RewriteRequest(draft="Pahoittelemme odotusta, paketti #4411 lähtee huomenna.",
+    # the apology has a replacement, the refusal ("Emme hoida toimituksia") needs rephrasing
+    req = RewriteRequest(draft="Pahoittelemme odotusta, paketti #4411 lähtee huomenna. Emme hoida toimituksia itse.",
                          customer_message="Olen odottanut jo kaksi viikkoa!!")
     r = asyncio.run(rewriter(book, FakeEngine(["", ""])).run(req))
     assert r.source == "rules" and "#4411" in r.rewrite and "huomenna" in r.rewrite
+    assert "pahoittelemme" not in r.rewrite.lower()
     assert r.rewrite != req.draft  # framed with an opening/closing for an upset, waiting customer
-    assert any("could not fix" in w and "thank-for-waiting" in w for w in r.warnings)
+    assert any("could not fix" in w and "take-ownership" in w for w in r.warnings)
+    assert not any("thank-for-waiting" in w for w in r.warnings)
 
 
 def test_rules_only_opening_after_same_line_greeting(book: RuleBook) -> None:

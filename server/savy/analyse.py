@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .rules import Rule, RuleBook
+from .rules import Rule, RuleBook, Signal
 
 # -- text hygiene ------------------------------------------------------------------------------
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
@@ -212,32 +212,59 @@ class Analysis:
     customer_clean: str = ""
 
 
+def _votes(sig: Signal, text: str, langs: tuple[str, ...]) -> int:
+    """How many votes `sig` casts on `text`: 0 or 1, or for a weak cue with max_votes > 1, one per
+    separate place its patterns match (overlapping matches are one place)."""
+    if sig.max_votes == 1:
+        return int(any(sig.any_of[lg].search(text) for lg in langs if lg in sig.any_of))
+    spans = sorted(m.span() for lg in langs for rx in sig.patterns.get(lg, []) for m in rx.finditer(text))
+    places, end = 0, -1
+    for a, b in spans:
+        if a >= end:
+            places += 1
+        end = max(end, b)
+    return min(places, sig.max_votes)
+
+
+EMOTION_SPAN = 750  # characters read from each end of a long customer message (keeps analyze fast)
+
+
 def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[str]]:
+    """The customer's emotion and the signals behind it: each matching signal casts its weight
+    for its emotion; `signals.toml` [scoring] says how many votes an emotion needs."""
     scores = {"negative": 0, "positive": 0}
     signals: list[str] = []
     if not customer.strip():
         return "neutral", signals
+    if len(customer) > 2 * EMOTION_SPAN:  # a long message shows its mood at its start and its end
+        customer = customer[:EMOTION_SPAN] + "\n" + customer[-EMOTION_SPAN:]
     langs = (lang, "en" if lang == "fi" else "fi")  # customers mix languages; own language first
     negated = any(rx.search(customer) for lg in langs for rx in book.negation.get(lg, []))
+    neg_min, pos_min = book.scoring["negative_min"], book.scoring["positive_min"]
+    strong_negative = negated
     for sig in book.signals:
-        if any(rx.search(customer) for lg in langs for rx in sig.patterns.get(lg, [])):
+        votes = _votes(sig, customer, langs)
+        if votes:
             signals.append(sig.name)
             if sig.emotion in scores:
-                w = sig.weight
-                if negated and sig.emotion == "positive":
-                    w = -w
-                scores[sig.emotion] += w
+                # "not happy", "ei naurata": a negated positive word votes for the negative side
+                side = "negative" if negated and sig.emotion == "positive" else sig.emotion
+                scores[side] += sig.weight * votes
+                strong_negative |= side == "negative" and sig.weight >= neg_min
     if negated:
         scores["negative"] += 1
-    if scores["negative"] > 0 and scores["negative"] >= scores["positive"]:
+    neg, pos = scores["negative"], scores["positive"]
+    # a tie goes to the negative side when one signal alone is enough to read the customer as
+    # negative (an upset customer read as happy costs more); weak cues alone never win a tie
+    if neg >= neg_min and (neg > pos or (neg == pos and strong_negative)):
         return "negative", signals
-    if scores["positive"] > 0:
+    if pos >= pos_min and pos >= neg:
         return "positive", signals
     return "neutral", signals
 
 
 def find_patterns(book: RuleBook, draft: str, lang: str, emotion: str,
-                  signals: list[str] | None = None) -> list[Finding]:
+                  signals: list[str] | None = None, address: str = "unknown") -> list[Finding]:
     """The draft's anti-patterns. Rules gated on the customer's emotion or signals are checked only
     when those hold (signals=None means "unknown": signal-gated rules are checked)."""
     findings: list[Finding] = []
@@ -253,12 +280,8 @@ def find_patterns(book: RuleBook, draft: str, lang: str, emotion: str,
                 if a == b or any(a < e and b > s for s, e in spans):
                     continue
                 spans.append((a, b))
-                suggestion = None
-                for rep in rule.replacements:
-                    if rep.lang == lang and rep.pattern.search(m.group(0)):
-                        suggestion = rep.with_
-                        break
-                findings.append(Finding(rule.id, a, b, m.group(0), rule.message[lang], suggestion))
+                findings.append(Finding(rule.id, a, b, m.group(0), rule.message[lang],
+                                        rule.fix(m.group(0), lang, address)))
     return sorted(findings, key=lambda f: f.start)
 
 
@@ -269,7 +292,7 @@ def analyse(book: RuleBook, draft: str, customer: str | None, language: str = "a
         draft, fallback=detect_language(customer_clean) if customer_clean else "en")
     address = detect_address(draft, lang)
     emotion, signals = read_emotion(book, customer_clean, lang)
-    findings = find_patterns(book, draft, lang, emotion, signals)
+    findings = find_patterns(book, draft, lang, emotion, signals, address)
     flagged = {f.rule_id for f in findings}
     applied = []
     for rule in book.rules:

@@ -53,6 +53,16 @@ class Rule:
     # the draft is only flagged when the customer's message shows one of these signals
     flag_when_signals: tuple[str, ...] = ()
 
+    def fix(self, text: str, lang: str, address: str) -> str | None:
+        """The deterministic replacement for a flagged `text` (the first [[replace]] of the draft's
+        language and form of address that matches it), or None when the rule has none."""
+        for rep in self.replacements:
+            if rep.lang != lang or (rep.address and address in ("te", "sinä") and rep.address != address):
+                continue
+            if rep.pattern.search(text):
+                return rep.pattern.sub(rep.with_, text, count=1)
+        return None
+
     @classmethod
     def from_toml(cls, path: Path) -> "Rule":
         d = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -90,6 +100,14 @@ class Signal:
     emotion: str
     weight: int
     patterns: dict[str, list[re.Pattern[str]]]
+    # a weak cue may vote once per separate place it matches, up to this many times
+    max_votes: int = 1
+
+    @cached_property
+    def any_of(self) -> dict[str, re.Pattern[str]]:
+        """One alternation per language: a single scan of the text instead of one per pattern."""
+        return {lg: re.compile("|".join(f"(?:{p.pattern})" for p in ps), FLAGS)
+                for lg, ps in self.patterns.items() if ps}
 
 
 @dataclass
@@ -101,6 +119,8 @@ class RuleBook:
     signals: list[Signal]
     phrases: dict[str, Any]
     negation: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    # votes an emotion needs before the analyzer reads it (signals.toml [scoring])
+    scoring: dict[str, int] = field(default_factory=lambda: {"negative_min": 1, "positive_min": 1})
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -112,12 +132,17 @@ class RuleBook:
         sig_data = tomllib.loads((root / "signals.toml").read_text(encoding="utf-8"))
         signals = [
             Signal(name, s.get("emotion", "neutral"), int(s.get("weight", 1)),
-                   {lg: _compile(s.get(lg, []), f"signals.{name}") for lg in LANGS})
+                   {lg: _compile(s.get(lg, []), f"signals.{name}") for lg in LANGS},
+                   max(1, int(s.get("max_votes", 1))))
             for name, s in sig_data.get("signals", {}).items()
         ]
         negation = {lg: _compile(sig_data.get("negation", {}).get(lg, []), "negation") for lg in LANGS}
+        scoring = {"negative_min": 1, "positive_min": 1,
+                   **{k: int(v) for k, v in sig_data.get("scoring", {}).items()}}
+        for sig in signals:
+            sig.any_of  # noqa: B018 — compile at load, not on the first request
         phrases = tomllib.loads((root / "phrases.toml").read_text(encoding="utf-8"))
-        return cls(root, rules, signals, phrases, negation)
+        return cls(root, rules, signals, phrases, negation, scoring)
 
     @cached_property
     def by_id(self) -> dict[str, Rule]:
