@@ -1,10 +1,16 @@
-"""The model-free analyzer: language, address, emotion, facts."""
+"""The model-free analyzer: language, address, emotion, facts, and the draft patterns' families."""
 
 from __future__ import annotations
 
 import pytest
-
-from savy.analyse import analyse, clean_untrusted, detect_address, detect_language, extract_facts
+from savy.analyse import (
+    analyse,
+    clean_untrusted,
+    detect_address,
+    detect_language,
+    extract_facts,
+    find_patterns,
+)
 from savy.rules import RuleBook
 
 
@@ -63,3 +69,56 @@ def test_clean_untrusted() -> None:
 ])
 def test_emotion(book: RuleBook, customer: str, emotion: str) -> None:
     assert analyse(book, "Ok.", customer).customer_emotion == emotion
+
+
+# Anti-patterns come in families (inflections, word order, a different third party); these are
+# variants written apart from the eval sets, so each family is checked beyond the phrase it was
+# first seen in.
+@pytest.mark.parametrize("lang,draft,rule_id", [
+    ("fi", "Älkää turhaan kiittäkö, tilaus lähti.", "accept-thanks"),
+    ("fi", "Sehän on minun työtäni.", "accept-thanks"),
+    ("fi", "Kiitos itsellesi, ei kestä.", "accept-thanks"),
+    ("fi", "Pikkuasia, hoidin sen jo.", "accept-thanks"),
+    ("en", "Haha, it's literally our job!", "accept-thanks"),
+    ("en", "No worries, anytime.", "accept-thanks"),
+    ("fi", "Palautukset eivät kuulu tälle tiimille.", "take-ownership"),
+    ("fi", "Takuun hoitaa valmistaja, ei me.", "take-ownership"),
+    ("fi", "Soittakaa kuljetusyhtiöön itse.", "take-ownership"),
+    ("fi", "Meidän osaltamme asia on loppuun käsitelty.", "take-ownership"),
+    ("en", "Refunds aren't my department.", "take-ownership"),
+    ("en", "Returns are handled by the warehouse, not us.", "take-ownership"),
+    ("en", "You'll have to contact the courier yourself.", "take-ownership"),
+    ("en", "Damage in transit is the carrier's responsibility.", "take-ownership"),
+    ("fi", "Olet itse valinnut väärän koon.", "no-judgement"),
+    ("fi", "Se oli huolimatonta.", "no-judgement"),
+    ("fi", "Maksakaa jatkossa ajallaan.", "no-judgement"),
+    ("fi", "Ehtojen kohdassa 4 se lukee selvästi.", "no-judgement"),
+    ("en", "You chose express delivery yourself.", "no-judgement"),
+    ("en", "The price was clearly displayed at checkout.", "no-judgement"),
+    ("en", "Be more careful next time.", "no-judgement"),
+    ("fi", "Hakemuksenne on käsitelty.", "personal-not-generic"),
+    ("en", "Your case has been processed.", "personal-not-generic"),
+    ("fi", "Ehkä se sittenkin järjestyy.", "honest-no"),
+    ("en", "It might still work out.", "honest-no"),
+    ("fi", "Vika on frontendissä.", "plain-words"),
+    ("en", "Provisioning is pending on the backend.", "plain-words"),
+])
+def test_pattern_families(book: RuleBook, lang: str, draft: str, rule_id: str) -> None:
+    assert rule_id in {f.rule_id for f in find_patterns(book, draft, lang, "negative")}
+
+
+@pytest.mark.parametrize("lang,draft", [
+    ("fi", "Nahkakuori ei kestä konepesua, joten pyyhi se kostealla liinalla."),
+    ("fi", "Toimituskulut eivät kuulu hintaan."),
+    ("fi", "Voitte itse muuttaa osoitteen Omat tiedot -sivulla."),
+    ("fi", "Tätä varten tarvitsemme kuitin."),
+    ("fi", "Olen pahoillani, meidän olisi pitänyt ilmoittaa muutoksesta."),
+    ("fi", "Kiitos, että kerroit. Tein Postille selvityspyynnön puolestasi."),
+    ("en", "It's our job to make sure it arrives."),
+    ("en", "You don't need to contact the courier yourself."),
+    ("en", "I'll take it up with the courier for you."),
+    ("en", "That's our team's responsibility, so I've fixed it."),
+    ("en", "You can do it yourself in the app."),
+])
+def test_innocent_phrases_not_flagged(book: RuleBook, lang: str, draft: str) -> None:
+    assert find_patterns(book, draft, lang, "negative") == []
