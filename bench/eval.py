@@ -212,7 +212,20 @@ def main() -> None:
     book = RuleBook.load(ROOT / "prompts")
     lines = [f"# Sävy evaluation — {len(cases)} cases ({args.cases.relative_to(ROOT)}), "
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", ""]
-    lines += analyzer_report(book, cases)
+    part = analyzer_report(book, cases)
+    part[0] = (f"## Analyzer on {args.cases.relative_to(ROOT)} ({len(cases)} cases; in-sample: "
+               "the patterns were written with these cases in view)")
+    lines += part
+    # the same figures on the blind sets: written by helpers who never saw the patterns. blind.jsonl
+    # was then used to generalise them (development data); blind2.jsonl has never been tuned on.
+    for name, what in (("blind.jsonl", "development: written blind, then used to generalise the patterns"),
+                       ("blind2.jsonl", "held out: written blind, never used for tuning")):
+        path = ROOT / "eval" / name
+        if path.exists() and path != args.cases:
+            blind = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            part = analyzer_report(book, blind)
+            part[0] = f"## Analyzer on eval/{name} ({len(blind)} cases; {what})"
+            lines += part
     lines += holdout_report(book)
     if not args.no_model:
         home = Path(os.environ.get("SAVY_HOME") or tempfile.mkdtemp(prefix="savy-eval-"))

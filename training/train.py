@@ -1,8 +1,11 @@
 """Train the Sävy LoRA adapter on Gemma 3 270M (loaded from the same GGUF the server runs).
 
     pip install -e '.[train]'
-    python training/train.py --out training/runs/r1            # CPU: ~25 min/epoch on 2 cores
-    python training/export.py training/runs/r1/epoch2 models/savy-adapter.gguf
+    python training/train.py --gguf-dir DIR --out training/runs/r1 --epochs 1 --lr 4e-4
+    python training/export.py training/runs/r1/epoch1 models/savy-adapter.gguf
+
+DIR holds gemma-3-270m-q4_k_m.gguf (the server assembles it into SAVY_HOME/models). Measured on a
+shared 2-core VM without native bf16: fp32, ~75-95 tokens/s, about 55 minutes for one epoch.
 
 The prompt format is prompts/adapter.txt (the server uses the same file). Loss is on the rewrite
 tokens only; the 262k-vocab LM head runs only at those positions (the head dominates CPU cost).
