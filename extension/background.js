@@ -11,7 +11,12 @@ const BUSY_RETRIES = 5;
 
 async function getSettings() {
   const v = await chrome.storage.local.get("settings");
-  return { ...DEFAULTS, ...(v.settings || {}) };
+  const st = { ...DEFAULTS, ...(v.settings || {}) };
+  // saveSettings only stores loopback addresses; storage is also writable from content scripts, so
+  // check again where the address is used: page text must never go anywhere else
+  const u = S.normalizeServerUrl(st.server);
+  st.server = u.ok ? u.url : S.DEFAULT_SERVER;
+  return st;
 }
 
 async function saveSettings(patch) {
@@ -129,6 +134,7 @@ async function streamRewrite(port, msg, signal) {
       return;
     }
     if (res.status === 503 && attempt < BUSY_RETRIES) {
+      try { res.body && res.body.cancel(); } catch (_) { /* nothing to free */ }
       const wait = Math.min(10, Math.max(1, Number(res.headers.get("Retry-After")) || 1));
       post({ kind: K.REWRITE_PROGRESS, state: "busy", retry_in_s: wait });
       await sleep(wait * 1000, signal);
@@ -150,7 +156,7 @@ async function streamRewrite(port, msg, signal) {
         const { value, done } = await reader.read();
         if (done) break;
         for (const ev of parser.feed(decoder.decode(value, { stream: true }))) {
-          if (ev.event === "delta") post({ kind: K.REWRITE_DELTA, ...ev.data });
+          if (ev.event === "delta") post({ ...ev.data, kind: K.REWRITE_DELTA });
           else if (ev.event === "done") { post({ kind: K.REWRITE_DONE, result: ev.data }); return; }
           else if (ev.event === "error") { post({ kind: K.REWRITE_ERROR, error: S.describeError({ status: 500, body: ev.data }) }); return; }
         }
@@ -167,13 +173,17 @@ async function streamRewrite(port, msg, signal) {
 chrome.runtime.onConnect.addListener((port) => {
   if (port.name !== "rewrite") return;
   const ctl = new AbortController();
+  let started = false;
   port.onDisconnect.addListener(() => ctl.abort());
   port.onMessage.addListener((msg) => {
+    // a ping's arrival alone resets the idle timer; one rewrite per port
+    if (started || (msg && msg.kind === K.REWRITE_PING)) return;
     const bad = S.checkMessage(msg);
     if (bad || msg.kind !== K.REWRITE_START) {
       port.postMessage({ kind: K.REWRITE_ERROR, error: { code: "invalid", message: bad || "expected rewrite/start" } });
       return;
     }
+    started = true;
     streamRewrite(port, msg, ctl.signal).catch((e) => {
       if (!ctl.signal.aborted) port.postMessage({ kind: K.REWRITE_ERROR, error: { code: "internal", message: String(e && e.message) } });
     });

@@ -10,7 +10,11 @@
   const A = globalThis.SavyAdapters;
   const K = S.KINDS;
   const t = (key, subs) => chrome.i18n.getMessage(key, subs) || key;
+  const LANG = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
   const HOST = location.hostname;
+  // the shadow root is open (end-to-end tests read it), so a page script could click our buttons:
+  // only the agent's own clicks and keys count
+  const trusted = (f) => (e) => { if (e.isTrusted) f(e); };
 
   let settings = { hints: true, disabledHosts: [] };
   let editor = null; // the reply editor the UI is attached to
@@ -114,7 +118,9 @@
         el.setRangeText(newText, cur.start, cur.end, "end");
         el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data: newText }));
       }
-      return el.value.slice(cur.start, cur.start + newText.length) === newText ? null : "replace_failed";
+      if (el.value.slice(cur.start, cur.start + newText.length) === newText) return null;
+      if (ok) document.execCommand("undo"); // the page changed our edit: put the draft back
+      return el.value === before ? "replace_failed" : "replace_partial";
     }
     if (!cur.range) return "empty_draft";
     const sel = window.getSelection();
@@ -126,7 +132,8 @@
     } catch (_) { ok = false; }
     if (norm(readDraft(el).text) === norm(newText)) return null;
     if (ok) document.execCommand("undo"); // a partial edit: put the draft back
-    return "replace_failed";
+    // an editor with its own history may ignore the native undo: then say so, never "unchanged"
+    return readDraft(el).text === sentDraft ? "replace_failed" : "replace_partial";
   }
 
   // ---------- the customer's message ----------
@@ -210,40 +217,47 @@
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS);
       shadow.adoptedStyleSheets = [sheet];
-    } catch (_) {
-      shadow.append(h("style", {}, CSS));
-    }
+    } catch (_) { /* checked below */ }
+    // keys typed in the panel must not reach the page's single-key shortcuts (Gmail's "#" deletes)
+    for (const type of ["keydown", "keypress", "keyup"]) shadow.addEventListener(type, (e) => e.stopPropagation());
     const badge = h("span", { class: "badge", "aria-hidden": "true" });
     badge.style.display = "none";
-    const button = h("button", { class: "btn", type: "button", "aria-label": t("buttonLabel"), title: t("buttonTitle"),
+    const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"), title: t("buttonTitle"),
       onmousedown: (e) => e.preventDefault(), // keep the editor's focus and selection
-      onclick: () => openPanel({ start: true }) }, "Sävy", badge);
+      onclick: trusted(() => openPanel({ start: true })) }, "Sävy", badge);
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
     const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src" });
     const src = h("span", { class: "src", id: "savy-src" });
-    const out = h("div", { class: "out", "aria-label": t("rewriteLabel"), tabindex: "0" });
+    const out = h("div", { class: "out", role: "region", "aria-label": t("rewriteLabel"), tabindex: "0" });
     const chips = h("ul", { class: "chips", "aria-label": t("rulesLabel") });
     const why = h("div", { class: "why", "aria-live": "polite" });
     const warnings = h("div", {});
     const hintsTitle = h("label", {}, t("hintsTitle"));
     const hints = h("ul", { class: "hints" });
-    const replace = h("button", { class: "primary", type: "button", onclick: onReplace, disabled: true }, t("replace"));
-    const copy = h("button", { type: "button", onclick: onCopy, disabled: true }, t("copy"));
-    const retry = h("button", { type: "button", onclick: () => startRewrite() }, t("retry"));
+    const replace = h("button", { class: "primary", type: "button", onclick: trusted(onReplace), disabled: true }, t("replace"));
+    const copy = h("button", { type: "button", onclick: trusted(onCopy), disabled: true }, t("copy"));
+    const retry = h("button", { type: "button", onclick: trusted(() => startRewrite()) }, t("retry"));
     const cancel = h("button", { type: "button", onclick: () => closePanel() }, t("cancel"));
     const close = h("button", { class: "x", type: "button", "aria-label": t("close"), onclick: () => closePanel() }, "×");
-    const panel = h("div", { class: "panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "savy-title",
+    const panel = h("div", { class: "panel", role: "dialog", lang: LANG, "aria-modal": "false", "aria-labelledby": "savy-title",
       onkeydown: (e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } } },
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
     h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), customer,
     hintsTitle, hints,
     status, out, chips, why, warnings,
     h("div", { class: "row" }, replace, copy, retry, cancel));
-    const toast = h("div", { class: "toast", role: "alert" });
+    const toast = h("div", { class: "toast", role: "alert", lang: LANG });
     shadow.append(button, panel, toast);
     document.documentElement.append(host);
+    // Firefox may ignore a sheet adopted from a content script (without an error): then a <style>,
+    // whose text set by the content script follows the extension's CSP there, not the page's
+    if (getComputedStyle(button).position !== "fixed") {
+      const style = document.createElement("style");
+      style.textContent = CSS;
+      shadow.prepend(style);
+    }
     return { host, shadow, button, badge, panel, status, customer, src, out, chips, why, warnings, hints, hintsTitle,
-      replace, copy, retry, cancel, toast, port: null, sent: null, result: null, streamed: "", attempt: 0 };
+      replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
   }
 
   function ensureUi() {
@@ -306,7 +320,7 @@
 
   function errorText(code, message) {
     const known = ["server_down", "bad_token", "busy", "timeout", "too_large", "invalid", "forbidden", "draft_changed",
-      "replace_failed", "empty_draft", "disconnected", "cancelled"];
+      "replace_failed", "replace_partial", "empty_draft", "disconnected", "cancelled"];
     const base = known.includes(code) ? t(`err_${code}`) : t("err_server_error");
     return message && !["server_down", "cancelled"].includes(code) ? `${base} (${message})` : base;
   }
@@ -322,7 +336,7 @@
     }
     ui.badge.textContent = String(findings.length);
     ui.badge.style.display = show ? "inline-flex" : "none";
-    ui.button.setAttribute("aria-label", show ? t("buttonLabelHints", [String(findings.length)]) : t("buttonLabel"));
+    ui.button.setAttribute("aria-label", !show ? t("buttonLabel") : findings.length === 1 ? t("buttonLabelOneHint") : t("buttonLabelHints", [String(findings.length)]));
   }
 
   function openPanel({ start, customerOverride } = {}) {
@@ -352,8 +366,11 @@
     if (editor && editor.isConnected) editor.focus({ preventScroll: true });
   }
 
+  /** End the current stream, if any: Cancel aborts the HTTP request, done/error free the port. */
   function stopStream() {
-    if (ui && ui.port) {
+    if (!ui) return;
+    clearInterval(ui.keepAlive);
+    if (ui.port) {
       const p = ui.port;
       ui.port = null;
       try { p.disconnect(); } catch (_) { /* already gone */ }
@@ -386,21 +403,34 @@
       setStatus(t("err_too_large"), true);
       return;
     }
-    ui.sent = { draft: d.text, customer: ui.customer.value.trim() };
+    // Replace goes to this editor, even if the agent clicks into another one meanwhile
+    ui.sent = { editor, draft: d.text, customer: ui.customer.value.trim() };
     ui.deltas = 0;
     setPhase("working");
     setStatus(t("statusStarting"));
-    const port = chrome.runtime.connect({ name: "rewrite" });
+    let port;
+    try {
+      port = chrome.runtime.connect({ name: "rewrite" });
+    } catch (_) { // the extension was updated or reloaded under this page
+      setPhase("error");
+      setStatus(errorText("disconnected"), true);
+      return;
+    }
     ui.port = port;
     port.onMessage.addListener((msg) => onPortMessage(port, msg));
     port.onDisconnect.addListener(() => {
       if (ui.port === port) {
+        clearInterval(ui.keepAlive);
         ui.port = null;
         setPhase("error");
         setStatus(errorText("disconnected"), true);
       }
     });
     port.postMessage({ kind: K.REWRITE_START, draft: d.text, customer_message: ui.sent.customer || null });
+    // a service worker with no incoming event for 30 s is stopped, and a queued rewrite can wait longer
+    ui.keepAlive = setInterval(() => {
+      try { port.postMessage({ kind: K.REWRITE_PING }); } catch (_) { /* onDisconnect reports it */ }
+    }, 20000);
   }
 
   function onPortMessage(port, msg) {
@@ -420,11 +450,11 @@
         setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting", [String(msg.tokens)]));
         break;
       case K.REWRITE_DONE:
-        ui.port = null;
+        stopStream();
         showResult(msg.result);
         break;
       case K.REWRITE_ERROR:
-        ui.port = null;
+        stopStream();
         ui.out.textContent = "";
         setPhase("error");
         setStatus(errorText(msg.error.code, msg.error.message), true);
@@ -444,7 +474,8 @@
     }
     const changed = res.rewrite.trim() !== ui.sent.draft.trim();
     const secs = (res.timings.total_ms / 1000).toFixed(1);
-    setStatus(changed ? t(`done_${res.source}`, [secs]) : t("doneUnchanged"));
+    // "draft": the guard refused every rewrite, which is not the same as "already reads well"
+    setStatus(changed ? t(`done_${res.source}`, [secs]) : t(res.source === "draft" ? "done_draft" : "doneUnchanged"));
     ui.replace.disabled = !changed;
     ui.copy.disabled = false;
     let guidance = {};
@@ -452,6 +483,7 @@
       const rules = await chrome.runtime.sendMessage({ kind: K.RULES_GET });
       if (rules && rules.ok) guidance = rules.guidance;
     } catch (_) { /* chips without their why */ }
+    if (ui.result !== res) return; // Retry or a new rewrite started meanwhile
     for (const r of res.applied_rules) {
       const whyText = guidance[r.id] || "";
       ui.chips.append(h("li", {}, h("button", { class: "chip", type: "button", title: whyText, "aria-label": `${r.title}: ${whyText}`,
@@ -460,12 +492,15 @@
     for (const w of res.warnings) ui.warnings.append(h("div", { class: "warn" }, `⚠ ${w}`));
     setPhase("done");
     place();
-    (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
+    // move focus only from the button that started this; never out of the customer box or the
+    // editor, where the next keystroke (Space, Enter) would otherwise press Replace
+    const focused = ui.shadow.activeElement;
+    if (focused === ui.cancel || focused === ui.retry) (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
   }
 
   function onReplace() {
     if (!ui.result) return;
-    const err = replaceDraft(editor, ui.sent.draft, ui.result.rewrite);
+    const err = replaceDraft(ui.sent.editor, ui.sent.draft, ui.result.rewrite);
     if (err) {
       setStatus(errorText(err), true);
       if (err === "draft_changed") ui.replace.disabled = true;
@@ -490,9 +525,11 @@
 
   function scheduleHints() {
     clearTimeout(hintTimer);
+    const seq = ++hintSeq; // an answer still on its way is for an older draft, or another editor
     if (!settings.hints || !editor) return;
     hintTimer = setTimeout(async () => {
-      const seq = ++hintSeq;
+      // settings may have arrived or changed since: hints off, or this site switched off
+      if (!settings.hints || !enabledHere() || !editor || !editor.isConnected) return;
       const d = readDraft(editor);
       if (!d.text || d.text.length > S.MAX_FIELD_CHARS) {
         findings = [];

@@ -4,6 +4,7 @@
   const t = (k, subs) => chrome.i18n.getMessage(k, subs) || k;
   const $ = (id) => document.getElementById(id);
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  document.documentElement.lang = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   let host = "";
   try { host = new URL(tab.url).hostname; } catch (_) { /* a browser page */ }

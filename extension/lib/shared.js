@@ -11,6 +11,7 @@
   //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle
   // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
   //   -> rewrite/start {draft, customer_message}
+  //   -> rewrite/ping {} (every 20 s while waiting: an incoming event keeps the worker alive)
   //   <- rewrite/progress {state: "busy"|"waiting", retry_in_s}
   //   <- rewrite/delta {text, attempt, tokens}
   //   <- rewrite/done {result}
@@ -25,6 +26,7 @@
     RULES_GET: "rules/get",
     SITE_TOGGLE: "site/toggle",
     REWRITE_START: "rewrite/start",
+    REWRITE_PING: "rewrite/ping",
     REWRITE_PROGRESS: "rewrite/progress",
     REWRITE_DELTA: "rewrite/delta",
     REWRITE_DONE: "rewrite/done",
@@ -40,6 +42,7 @@
     "rules/get": [],
     "site/toggle": ["host"],
     "rewrite/start": ["draft"],
+    "rewrite/ping": [],
   };
 
   /** Validate a message from a content script or page; returns an error string or null. */
@@ -64,7 +67,8 @@
     } catch (_) {
       return { ok: false, error: "not_a_url" };
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") return { ok: false, error: "not_http" };
+    // plain http only: the server binds loopback without TLS, and host_permissions name http only
+    if (url.protocol !== "http:") return { ok: false, error: "not_http" };
     const host = url.hostname.replace(/^\[|\]$/g, "");
     if (!["127.0.0.1", "localhost", "::1"].includes(host)) return { ok: false, error: "not_loopback" };
     if (url.username || url.password) return { ok: false, error: "not_a_url" };

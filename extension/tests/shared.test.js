@@ -47,6 +47,7 @@ test("only loopback servers are accepted", () => {
   assert.equal(S.normalizeServerUrl("http://example.com:8765").error, "not_loopback");
   assert.equal(S.normalizeServerUrl("http://127.0.0.1.evil.com").error, "not_loopback");
   assert.equal(S.normalizeServerUrl("ftp://127.0.0.1").error, "not_http");
+  assert.equal(S.normalizeServerUrl("https://127.0.0.1:8765").error, "not_http");
   assert.equal(S.normalizeServerUrl("not a url").error, "not_a_url");
   assert.equal(S.normalizeServerUrl("http://user:pw@127.0.0.1:8765").error, "not_a_url");
 });
@@ -119,4 +120,9 @@ test("adapters: customer message text from a minimal DOM, quoted parts skipped",
   assert.equal(A.nodeText(msg, [".gmail_quote"]), "Hei,\npaketti ei tullut.");
   const doc = { querySelector: () => null, querySelectorAll: (sel) => (sel === "div.adn .a3s" ? [msg] : []) };
   assert.equal(A.customerMessage(A.pick(doc, "mail.google.com"), doc, null), "Hei,\npaketti ei tullut.");
+});
+
+test("message protocol: the keep-alive ping is a known kind without fields", () => {
+  assert.equal(S.KINDS.REWRITE_PING, "rewrite/ping");
+  assert.equal(S.checkMessage({ kind: "rewrite/ping" }), null);
 });

@@ -1,0 +1,103 @@
+// The service worker's message handling with a stub chrome.* and fetch: node --test extension/tests/
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+const vm = require("node:vm");
+const S = require("../lib/shared.js");
+
+const SOURCE = fs.readFileSync(path.join(__dirname, "..", "background.js"), "utf8");
+
+/** Load background.js into a fresh context; returns its listeners and every fetch it made. */
+function load(stored) {
+  const listeners = {};
+  const on = (name) => ({ addListener: (f) => { listeners[name] = f; } });
+  const fetches = [];
+  const sse = 'event: delta\ndata: {"text": "Hei", "attempt": 1, "tokens": 1}\n\n' +
+    'event: done\ndata: {"rewrite": "Hei!"}\n\n';
+  const chrome = {
+    storage: { local: { get: async () => ({ settings: stored }), set: async () => {} } },
+    runtime: { onMessage: on("message"), onConnect: on("connect"), onInstalled: on("installed"),
+      getURL: (p) => `chrome-extension://savy/${p}` },
+    i18n: { getUILanguage: () => "en", getMessage: (k) => k },
+    commands: { onCommand: on("command") },
+    contextMenus: { onClicked: on("menu"), removeAll: (cb) => cb(), create: () => {} },
+    tabs: { sendMessage: async () => {} },
+    scripting: { executeScript: async () => {} },
+  };
+  const fetch = async (url, init) => {
+    fetches.push({ url, init });
+    const bytes = new TextEncoder().encode(sse);
+    let sent = false;
+    return {
+      ok: true, status: 200, headers: { get: () => null },
+      json: async () => ({ result: "ok", rules: [] }),
+      body: { getReader: () => ({ read: async () => (sent ? { done: true } : ((sent = true), { value: bytes, done: false })) }) },
+    };
+  };
+  const ctx = vm.createContext({ chrome, fetch, SavyShared: S, TextDecoder, TextEncoder, AbortController,
+    setTimeout, clearTimeout, URL, console });
+  vm.runInContext(SOURCE, ctx, { filename: "background.js" });
+  return { listeners, fetches };
+}
+
+function ask(listeners, msg, sender = { url: "https://mail.google.com/" }) {
+  return new Promise((resolve) => listeners.message(msg, sender, resolve));
+}
+
+function connect(listeners) {
+  const port = { name: "rewrite", sent: [], msg: null, disc: null };
+  port.onMessage = { addListener: (f) => { port.msg = f; } };
+  port.onDisconnect = { addListener: (f) => { port.disc = f; } };
+  port.postMessage = (m) => port.sent.push(m);
+  listeners.connect(port);
+  return port;
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 20));
+
+test("a stored non-loopback server is never called: the default loopback one is", async () => {
+  const { listeners, fetches } = load({ server: "https://collector.example", token: "t", hints: true });
+  await ask(listeners, { kind: "analyze", draft: "Hei" });
+  assert.equal(fetches.length, 1);
+  assert.equal(fetches[0].url, `${S.DEFAULT_SERVER}/v1/analyze`);
+  const port = connect(listeners);
+  port.msg({ kind: "rewrite/start", draft: "Hei", customer_message: null });
+  await tick();
+  assert.equal(fetches[1].url, `${S.DEFAULT_SERVER}/v1/rewrite/stream`);
+});
+
+test("hints off: the draft is not sent", async () => {
+  const { listeners, fetches } = load({ server: "http://127.0.0.1:9999", token: "t", hints: false });
+  const r = await ask(listeners, { kind: "analyze", draft: "Hei" });
+  assert.equal(r.error.code, "hints_off");
+  assert.equal(fetches.length, 0);
+});
+
+test("rewrite port: pings are ignored, one rewrite per port, deltas keep their kind", async () => {
+  const { listeners, fetches } = load({ server: "http://127.0.0.1:9999", token: "t" });
+  const port = connect(listeners);
+  port.msg({ kind: "rewrite/ping" });
+  await tick();
+  assert.equal(fetches.length, 0);
+  assert.deepEqual(port.sent, []);
+  port.msg({ kind: "rewrite/start", draft: "Hei", customer_message: null });
+  port.msg({ kind: "rewrite/start", draft: "Toinen", customer_message: null });
+  port.msg({ kind: "rewrite/ping" });
+  await tick();
+  assert.equal(fetches.length, 1);
+  assert.equal(fetches[0].url, "http://127.0.0.1:9999/v1/rewrite/stream");
+  assert.deepEqual(port.sent.map((m) => m.kind), ["rewrite/progress", "rewrite/delta", "rewrite/done"]);
+  assert.equal(port.sent[1].text, "Hei");
+  assert.equal(port.sent[2].result.rewrite, "Hei!");
+});
+
+test("settings are changed only from the extension's own pages", async () => {
+  const { listeners } = load({});
+  const r = await ask(listeners, { kind: "settings/save", settings: { server: "http://127.0.0.1:1" } });
+  assert.equal(r.error.code, "forbidden");
+  const ok = await ask(listeners, { kind: "settings/save", settings: { server: "http://127.0.0.1:1/x" } },
+    { url: "chrome-extension://savy/options.html" });
+  assert.equal(ok.settings.server, "http://127.0.0.1:1");
+});
