@@ -55,7 +55,8 @@ def test_health_needs_no_token(live: LiveServer) -> None:
     with live.client(token=None) as c:
         r = c.get("/v1/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok", "model": "gemma-3-270m-q4_k_m", "ready": True}
+    # a fresh clone runs the embedded model with Sävy's adapter, no extra step
+    assert r.json() == {"status": "ok", "model": "gemma-3-270m-q4_k_m+savy-adapter", "ready": True}
 
 
 @pytest.mark.parametrize("payload", [FI, EN], ids=["fi", "en"])
@@ -68,7 +69,7 @@ def test_rewrite_contract_and_facts(api: httpx.Client, payload: dict) -> None:
     assert body["source"] in ("model", "rules", "draft")
     assert body["language"] == ("fi" if payload is FI else "en")
     assert body["customer_emotion"] == ("positive" if payload is FI else "negative")
-    assert body["model"] == "gemma-3-270m-q4_k_m"
+    assert body["model"] == "gemma-3-270m-q4_k_m+savy-adapter"
     assert all(set(rule) == {"id", "title"} for rule in body["applied_rules"])
     t = body["timings"]
     assert t["prompt_tokens"] > 0 and t["total_ms"] > 0 and t["completion_tokens"] > 0
@@ -264,7 +265,7 @@ def chatty(savy_home, counting_prompts) -> Iterator[LiveServer]:  # type: ignore
     """The real server and model with a prompt that makes the model count on for hundreds of
     tokens, so a client can hang up while generation is surely still running."""
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
-                        prompts_dir=counting_prompts, max_new_tokens=200)
+                        prompts_dir=counting_prompts, max_new_tokens=200, adapter=False)
     server = LiveServer(settings).start()
     yield server
     server.stop()
@@ -272,7 +273,8 @@ def chatty(savy_home, counting_prompts) -> Iterator[LiveServer]:  # type: ignore
 
 def test_request_timeout_504_and_engine_freed(savy_home, counting_prompts) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
-                        prompts_dir=counting_prompts, max_new_tokens=500, request_timeout_s=1.5)
+                        prompts_dir=counting_prompts, max_new_tokens=500, request_timeout_s=1.5,
+                        adapter=False)
     server = LiveServer(settings).start()
     try:
         server.wait_idle()  # the start-up warm-up
@@ -350,9 +352,20 @@ def test_injection_in_customer_message_never_obeyed(api: httpx.Client) -> None:
         assert "hyvity" not in text and "#7781" in text
 
 
-def test_prefix_is_reused_between_requests(api: httpx.Client) -> None:
-    api.post("/v1/rewrite", json=EN)
-    t = api.post("/v1/rewrite", json=FI).json()["timings"]
+@pytest.fixture(scope="module")
+def base_live(savy_home) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """The embedded model without the adapter (SAVY_ADAPTER=0): the long few-shot prompt."""
+    settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4, adapter=False)
+    server = LiveServer(settings).start()
+    yield server
+    server.stop()
+
+
+def test_prefix_is_reused_between_requests(base_live: LiveServer) -> None:
+    with base_live.client() as api:
+        assert api.get("/v1/health").json()["model"] == "gemma-3-270m-q4_k_m"
+        api.post("/v1/rewrite", json=EN)
+        t = api.post("/v1/rewrite", json=FI).json()["timings"]
     assert t["prompt_reused_tokens"] > 500, t  # the rules and examples are not evaluated again
     assert t["prompt_reused_tokens"] < t["prompt_tokens"]
 
@@ -360,4 +373,4 @@ def test_prefix_is_reused_between_requests(api: httpx.Client) -> None:
 def test_server_stays_up_after_everything(live: LiveServer) -> None:
     time.sleep(0.1)
     with live.client() as c:
-        assert c.get("/v1/health").json() == {"status": "ok", "model": "gemma-3-270m-q4_k_m", "ready": True}
+        assert c.get("/v1/health").json()["ready"] is True

@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only N examples (smoke test)")
+    ap.add_argument("--init", type=Path, help="continue from this saved adapter (e.g. runs/r1/epoch1)")
     ap.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast (auto: only where this CPU/GPU does bf16 matmul fast)")
     args = ap.parse_args()
@@ -107,8 +108,13 @@ def main() -> None:
     print(f"loaded base in {time.time() - t0:.0f}s", flush=True)
     model.config.save_pretrained(args.out / "base_config")
     tok.save_pretrained(args.out / "base_config")
-    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.05,
-                                             target_modules=TARGETS, task_type="CAUSAL_LM"))
+    if args.init:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, args.init, is_trainable=True)
+    else:
+        model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=args.alpha, lora_dropout=0.05,
+                                                 target_modules=TARGETS, task_type="CAUSAL_LM"))
     model.print_trainable_parameters()
 
     encoded = [encode(tok, template, ex) for ex in train]
@@ -133,7 +139,8 @@ def main() -> None:
     meta = {"data_sha256": data_hash, "train_examples": len(train), "heldout_examples": len(held),
             "epochs": args.epochs, "rank": args.rank, "alpha": args.alpha, "lr": args.lr,
             "targets": TARGETS, "seed": args.seed, "batches_per_epoch": len(batches),
-            "threads": args.threads, "torch": torch.__version__, "bf16": use_bf16}
+            "threads": args.threads, "torch": torch.__version__, "bf16": use_bf16,
+            "init": str(args.init) if args.init else None}
     (args.out / "meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta), flush=True)
 
