@@ -128,8 +128,9 @@
   }
 
   // Word-level diff (LCS over word and whitespace tokens). Returns [{op: "same"|"add"|"del", text}].
+  // a word carries its punctuation and the space after it, so the diff reads as whole words
   function tokenize(s) {
-    return s.match(/\s+|[\p{L}\p{N}_'’-]+|[^\s\p{L}\p{N}_'’-]/gu) || [];
+    return s.match(/^\s+|\S+\s*/gu) || [];
   }
 
   function diffWords(a, b) {
@@ -177,9 +178,16 @@
     if (pre) all.push({ op: "same", text: x.slice(0, pre).join("") });
     all.push(...ops);
     if (suf) all.push({ op: "same", text: x.slice(x.length - suf).join("") });
-    // merge neighbours with the same op
+    // within each changed stretch, what goes (del) before what comes (add); then merge neighbours
+    const ordered = [];
+    for (let k = 0; k < all.length;) {
+      if (all[k].op === "same") { ordered.push(all[k++]); continue; }
+      const stretch = [];
+      while (k < all.length && all[k].op !== "same") stretch.push(all[k++]);
+      ordered.push(...stretch.filter((o) => o.op === "del"), ...stretch.filter((o) => o.op === "add"));
+    }
     const merged = [];
-    for (const o of all) {
+    for (const o of ordered) {
       const last = merged[merged.length - 1];
       if (last && last.op === o.op) last.text += o.text;
       else merged.push({ ...o });

@@ -112,6 +112,12 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         rf"\b\d{{1,2}}\. ?{_MONTHS_FI}|"
         rf"\b(?:klo|kello)\s?\d{{1,2}}(?:[.:]\d{{2}})?|\b\d{{1,2}}:\d{{2}}(?:\s?[ap]\.?m\.?)?|\b\d{{1,2}}\s?[ap]\.?m\.?(?!\w)",
         re.I)),
+    # relative days and weekdays are facts too: "issued today" must not become "issued"
+    ("when", re.compile(
+        r"\b(?:today|tonight|tomorrow|yesterday|this (?:morning|afternoon|evening|week|month)|"
+        r"next (?:week|month)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|"
+        r"tänään|huomenna|ylihuomenna|eilen|toissapäivänä|tänä (?:aamuna|iltana)|(?:tällä|ensi) viikolla|ensi kuussa|"
+        r"(?:maanantai|tiistai|keskiviiko|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*)\b", re.I)),
     ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
     ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w])")),
 ]
@@ -150,6 +156,9 @@ def fact_key(kind: str, text: str) -> str:
         return "datetime:" + re.sub(r"\s+|kello|klo", "", t)
     if kind == "url":
         return "url:" + t.rstrip("/")
+    if kind == "when":  # a Finnish weekday may change its case ending: "perjantaina" / "perjantaihin"
+        m = re.match(r"(maanantai|tiistai|keskiviik?ko|torstai|perjantai|lauantai|sunnuntai)", t)
+        return "when:" + (m.group(1) if m else re.sub(r"\s+", " ", t).strip())
     return kind + ":" + re.sub(r"\s+", " ", t).strip()
 
 
