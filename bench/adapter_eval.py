@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--samples", type=Path)
     ap.add_argument("--limit", type=int, default=0, help="only the first N cases of each set (smoke run)")
     ap.add_argument("--configs", default="base,adapter")
+    ap.add_argument("--results", type=Path, help="save each configuration's answers here (JSON) ...")
+    ap.add_argument("--reuse", default="", help="... and load these configurations from there instead of running them")
     args = ap.parse_args()
     sets = {"eval/cases.jsonl": load(ROOT / "eval" / "cases.jsonl"),
             "eval/blind.jsonl": load(ROOT / "eval" / "blind.jsonl"),
@@ -147,7 +149,17 @@ def main() -> None:
         sets = {k: v[: args.limit] for k, v in sets.items()}
     book = RuleBook.load(ROOT / "prompts")
     home = Path(os.environ.get("SAVY_HOME") or tempfile.mkdtemp(prefix="savy-eval-"))
-    results = {cfg: run(cfg, sets, book, home, 18770 + i) for i, cfg in enumerate(args.configs.split(","))}
+    results = {}
+    reuse = set(filter(None, args.reuse.split(",")))
+    for i, cfg in enumerate(args.configs.split(",")):
+        saved = args.results / f"{cfg}.json" if args.results else None
+        if cfg in reuse and saved:
+            results[cfg] = json.loads(saved.read_text(encoding="utf-8"))
+            continue
+        results[cfg] = run(cfg, sets, book, home, 18770 + i)
+        if saved:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(results[cfg], ensure_ascii=False), encoding="utf-8")
     cfgs = list(results)
     lines = [f"# Base model vs Sävy adapter — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", "",
              "Each case goes through the real server (`POST /v1/rewrite`): the model's answer is returned only "

@@ -96,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--adapter-only", action="store_true", help="only the adapter-vs-base generation speed")
     args = ap.parse_args()
 
     home = Path(os.environ.get("SAVY_HOME") or tempfile.mkdtemp(prefix="savy-bench-"))
@@ -124,28 +125,11 @@ def main() -> None:
             toks += llm.tokenize(text.encode(), add_bos=False, special=trusted)
         return toks
 
-    settings = Settings(home=home, port=18765, token=TOKEN, n_threads=args.threads, queue_size=4,
-                        prompts_dir=counting, max_new_tokens=N_TOKENS, adapter=False)
-    server, th = serve(settings)
-    client = httpx.Client(base_url="http://127.0.0.1:18765", headers={"Authorization": f"Bearer {TOKEN}"},
-                          timeout=300)
     long_case = {"draft": " ".join(f"Rivi {i}: tilaus TIL-{4000 + i} on käsitelty." for i in range(20)),
                  "customer_message": "Mikä tilanne?"}
     ctoks = tokens_of(cbook, long_case)
-    raw_tps, srv_tps = [], []
-    for _ in range(args.rounds):
-        raw_tps.append(raw_decode(llm, ctoks, N_TOKENS)[0])
-        s1 = stream_once(client, long_case)
-        if s1["tokens"] >= 8:
-            srv_tps.append(s1["tps"])
-    server.should_exit = True
-    th.join(timeout=30)
-    print(f"\n## Generation speed (greedy, one prompt, {N_TOKENS} tokens, interleaved x{args.rounds})")
-    print(f"raw llama-cpp-python : {median(raw_tps):6.1f} tokens/s")
-    print(f"server /stream       : {median(srv_tps):6.1f} tokens/s  (client-side, from first to last delta)")
-    print(f"ratio server/raw     : {median(srv_tps) / median(raw_tps):6.2f}")
 
-    # 1b. Sävy's adapter on top of the base: llama.cpp applies the LoRA at every token, and some
+    # 1a. Sävy's adapter on top of the base: llama.cpp applies the LoRA at every token, and some
     # tensors lose their repacked CPU layout, so generation can be slower. Interleaved, same prompt.
     if ADAPTER_PATH.is_file():
         lora_llm = Llama(model_path=str(path), lora_path=str(ADAPTER_PATH), n_ctx=8192, n_threads=args.threads,
@@ -159,6 +143,27 @@ def main() -> None:
         print(f"base                 : {median(base_tps):6.1f} tokens/s")
         print(f"base + savy-adapter  : {median(lora_tps):6.1f} tokens/s")
         print(f"ratio adapter/base   : {median(lora_tps) / median(base_tps):6.2f}")
+    if args.adapter_only:
+        return
+
+    settings = Settings(home=home, port=18765, token=TOKEN, n_threads=args.threads, queue_size=4,
+                        prompts_dir=counting, max_new_tokens=N_TOKENS, adapter=False)
+    server, th = serve(settings)
+    client = httpx.Client(base_url="http://127.0.0.1:18765", headers={"Authorization": f"Bearer {TOKEN}"},
+                          timeout=300)
+    raw_tps, srv_tps = [], []
+    for _ in range(args.rounds):
+        raw_tps.append(raw_decode(llm, ctoks, N_TOKENS)[0])
+        s1 = stream_once(client, long_case)
+        if s1["tokens"] >= 8:
+            srv_tps.append(s1["tps"])
+    server.should_exit = True
+    th.join(timeout=30)
+    print(f"\n## Generation speed (greedy, one prompt, {N_TOKENS} tokens, interleaved x{args.rounds})")
+    print(f"raw llama-cpp-python : {median(raw_tps):6.1f} tokens/s")
+    print(f"server /stream       : {median(srv_tps):6.1f} tokens/s  (client-side, from first to last delta)")
+    print(f"ratio server/raw     : {median(srv_tps) / median(raw_tps):6.2f}")
+
 
     # the real rewrite prompt: the server's own first-token time for warm requests
     settings = Settings(home=home, port=18767, token=TOKEN, n_threads=args.threads, queue_size=4)
