@@ -84,3 +84,14 @@ def test_relative_days_are_facts(book: RuleBook) -> None:
     fi = "Asennus ma 17.3. klo 8–12."
     assert not [p for p in check(book, fi, "Kiitos! Asennus on maanantaina 17.3. klo 8–12.") if "when" in p]
     assert any("new when" in p for p in check(book, fi, "Asennus on huomenna 17.3. klo 8–12."))
+
+
+def test_numbers_bare_links_and_menu_paths_are_kept_whole(book: RuleBook) -> None:
+    """Misses the adapter's held-out evaluation found: each must fail the guard."""
+    d = "Yes, exchange EXC-3390 received 2/6, new size ships within 3 working days."
+    assert any("lost fact '3'" in p for p in check(book, d, "Yes, exchange EXC-3390 has been received and ships 2/6."))
+    d = "Upload again at portal.kiteline.example/docs. If it fails, email docs@kiteline.example."
+    assert any("portal.kiteline.example/docs" in p for p in check(book, d, "If the upload fails, email docs@kiteline.example."))
+    d = "Yes, up to 3 months. Settings > Subscription > Pause."
+    assert any("lost fact" in p for p in check(book, d, "Yes, up to 3 months. You can pause it at any time."))
+    assert not [p for p in check(book, "Avaa Asetukset > Tilaus.", "Voit avata kohdan Asetukset > Tilaus.") if "fact" in p]

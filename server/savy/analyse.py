@@ -103,12 +103,16 @@ _CURRENCY = r"(?:€|eur(?:o(?:a|n|lla|t)?)?\b|e\b|\$|usd\b|£|gbp\b|sek\b|kr\b|
 FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("url", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:!?]", re.I)),
     ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    # a bare web address: portal.kiteline.example/docs, kauppa.fi
+    ("url", re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/[^\s<>\"')\]]*[^\s<>\"')\].,;:!?])?(?![\w@])")),
+    # a menu path: Settings > Subscription > Pause, Asetukset › Tilaus
+    ("path", re.compile(r"[A-ZÅÄÖ][\w-]*(?: [A-ZÅÄÖ&][\w-]*){0,2}(?:\s?(?:>|›|→)\s?[A-ZÅÄÖ][\w-]*(?: [A-ZÅÄÖ&][\w-]*){0,2}){1,6}")),
     ("amount", re.compile(rf"(?:[€$£]\s?{_NUM}|{_NUM}\s?{_CURRENCY})", re.I)),
     ("percent", re.compile(rf"{_NUM}\s?(?:%|prosent\w*|percent)", re.I)),
     ("phone", re.compile(r"(?<![\w.,])(?:\+\d{1,3}[ \u00a0-]?)?\(?0?\d{1,4}\)?(?:[ \u00a0-]\d{2,4}){2,4}(?![\w.,]\d)")),
     ("datetime", re.compile(
         rf"\b(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:\d{{4}}|\d{{2}})?(?!\d)|\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\b|"
-        rf"\b{_MONTHS_EN}\.? \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS_EN}\b(?: \d{{4}})?|"
+        rf"\b{_MONTHS_EN}\.? \d{{1,2}}(?:st|nd|rd|th)?(?:,? \d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|\b\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTHS_EN}\b(?: \d{{4}})?|"
         rf"\b\d{{1,2}}\. ?{_MONTHS_FI}|"
         rf"\b(?:klo|kello)\s?\d{{1,2}}(?:[.:]\d{{2}})?|\b\d{{1,2}}:\d{{2}}(?:\s?[ap]\.?m\.?)?|\b\d{{1,2}}\s?[ap]\.?m\.?(?!\w)",
         re.I)),
@@ -155,7 +159,10 @@ def fact_key(kind: str, text: str) -> str:
     if kind == "datetime":
         return "datetime:" + re.sub(r"\s+|kello|klo", "", t)
     if kind == "url":
-        return "url:" + t.rstrip("/")
+        return "url:" + re.sub(r"^(?:https?://)?(?:www\.)?", "", t).rstrip("/")
+    if kind == "path":  # "Avaa Asetukset > Tilaus" == "Asetukset > Tilaus": the menu items, not the verb
+        parts = re.split(r"\s*(?:>|›|→)\s*", t)
+        return "path:" + ">".join([parts[0].split()[-1], *parts[1:]])
     if kind == "when":  # a Finnish weekday may change its case ending: "perjantaina" / "perjantaihin"
         m = re.match(r"(maanantai|tiistai|keskiviik?ko|torstai|perjantai|lauantai|sunnuntai)", t)
         return "when:" + (m.group(1) if m else re.sub(r"\s+", " ", t).strip())
