@@ -127,9 +127,10 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # a capitalised word that is not the first word of a sentence: a likely name
 _NAME = re.compile(r"(?<=[^\s.!?:\n>\"“(]\s)(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)")
-_SIGNOFF = re.compile(r"(?:^|\n|(?<=[.!?])[ \t])\s*(?:t\.|terv\.|terveisin|ystävällisin terveisin|parhain terveisin|"
+# the sign-off word in any case, the name capitalised ("Thanks for your order" has no name in it)
+_SIGNOFF = re.compile(r"(?:^|\n|(?<=[.!?])[ \t])\s*(?i:t\.|terv\.|terveisin|ystävällisin terveisin|parhain terveisin|"
                       r"best|regards|best regards|kind regards|thanks|cheers|br)[,.]?\s*\n?\s*"
-                      r"(?P<name>[A-ZÅÄÖ][\wåäöéü-]+(?: [A-ZÅÄÖ][\wåäöéü-]+)?)", re.I)
+                      r"(?P<name>[A-ZÅÄÖ][\wåäöéü-]+(?: [A-ZÅÄÖ][\wåäöéü-]+)?)")
 
 
 @dataclass(frozen=True)
