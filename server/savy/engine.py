@@ -79,7 +79,10 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
 
     def emit(self, item: str | BaseException | None) -> None:
-        self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        try:
+            self.loop.call_soon_threadsafe(self.out.put_nowait, item)
+        except RuntimeError:  # the caller's event loop is gone (a CLI run that timed out): no one listens
+            self.cancel.set()
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
