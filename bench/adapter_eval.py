@@ -30,8 +30,8 @@ from savy.app import serve_in_thread as serve  # noqa: E402
 from savy.rules import RuleBook  # noqa: E402
 from savy.settings import Settings  # noqa: E402
 
-TOKEN = "eval-token-0123456789abcdef"
-_DIGITS = re.compile(r"\d+")
+from eval import _DIGITS, TOKEN, load_jsonl, training_rows  # noqa: E402  (bench/eval.py)
+
 JOKES = re.compile(r"haha|hehe|\blol\b|😂|😄|😅|🤣|😆|hih", re.I)
 POSITIVE = {"fi": ["kiitos", "kiva", "mukava", "ilo", "hienoa", "hyvä", "ihana", "upea"],
             "en": ["thank", "glad", "great", "pleasure", "happy", "lovely", "delighted", "wonderful"]}
@@ -43,21 +43,15 @@ CHECKS = ["answered by the model", "model answer passes every check", "facts kep
 
 def heldout_cases() -> list[dict]:
     out = []
-    for f in sorted((ROOT / "training" / "data").glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            r = json.loads(line) if line.strip() else None
-            if not r or r.get("split") != "heldout":
-                continue
-            n = len(r["draft"])
-            out.append({"id": r["id"], "lang": r["lang"], "customer": r["customer"], "draft": r["draft"],
-                        "emotion": r["emotion"], "keep": [x for x in r.get("facts", []) if x in r["draft"]],
-                        "forbid": [], "warmth_any": [], "min_chars": int(0.8 * n), "max_chars": max(240, int(3.5 * n)),
-                        "rules": r["rules"], "injection": False, "gold": r["rewrite"]})
+    for r in training_rows():
+        if r.get("split") != "heldout":
+            continue
+        n = len(r["draft"])
+        out.append({"id": r["id"], "lang": r["lang"], "customer": r["customer"], "draft": r["draft"],
+                    "emotion": r["emotion"], "keep": [x for x in r.get("facts", []) if x in r["draft"]],
+                    "forbid": [], "warmth_any": [], "min_chars": int(0.8 * n), "max_chars": max(240, int(3.5 * n)),
+                    "rules": r["rules"], "injection": False, "gold": r["rewrite"]})
     return out
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def repeats(text: str) -> bool:
@@ -142,8 +136,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, help="save each configuration's answers here (JSON) ...")
     ap.add_argument("--reuse", default="", help="... and load these configurations from there instead of running them")
     args = ap.parse_args()
-    sets = {"eval/cases.jsonl": load(ROOT / "eval" / "cases.jsonl"),
-            "eval/blind.jsonl": load(ROOT / "eval" / "blind.jsonl"),
+    sets = {"eval/cases.jsonl": load_jsonl(ROOT / "eval" / "cases.jsonl"),
+            "eval/blind.jsonl": load_jsonl(ROOT / "eval" / "blind.jsonl"),
             "training held-out split": heldout_cases()}
     if args.limit:
         sets = {k: v[: args.limit] for k, v in sets.items()}

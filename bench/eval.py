@@ -35,6 +35,16 @@ TOKEN = "eval-token-0123456789abcdef"
 _DIGITS = re.compile(r"\d+")
 
 
+def load_jsonl(*paths: Path) -> list[dict]:
+    """The rows of JSON-lines files, in file order."""
+    return [json.loads(line) for p in paths for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def training_rows() -> list[dict]:
+    """The adapter's training data, both splits, in file order."""
+    return load_jsonl(*sorted((ROOT / "training" / "data").glob("*.jsonl")))
+
+
 def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f}% ({a}/{b})" if b else "–"
 
@@ -94,9 +104,7 @@ def holdout_report(book: RuleBook) -> list[str]:
     in-sample. The adapter's training data was written independently: its gold rewrites should
     trip nothing, its drafts labelled with a phrase rule should trip that rule, and its emotion
     labels test the emotion reader."""
-    rows = sorted((json.loads(line) for f in sorted((ROOT / "training" / "data").glob("*.jsonl"))
-                   for line in f.read_text(encoding="utf-8").splitlines() if line.strip()),
-                  key=lambda r: r["id"])
+    rows = sorted(training_rows(), key=lambda r: r["id"])
     phrase_rules = {r.id for r in book.rules if r.draft_patterns["fi"] or r.draft_patterns["en"]}
     gated = {r.id for r in book.rules if r.flag_when or r.flag_when_signals}
     alarm = labelled = hit = 0
@@ -208,7 +216,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path)
     ap.add_argument("--lora", type=Path)
     args = ap.parse_args()
-    cases = [json.loads(line) for line in args.cases.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = load_jsonl(args.cases)
     book = RuleBook.load(ROOT / "prompts")
     lines = [f"# Sävy evaluation — {len(cases)} cases ({args.cases.relative_to(ROOT)}), "
              f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", ""]
@@ -222,7 +230,7 @@ def main() -> None:
                        ("blind2.jsonl", "held out: written blind, never used for tuning")):
         path = ROOT / "eval" / name
         if path.exists() and path != args.cases:
-            blind = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            blind = load_jsonl(path)
             part = analyzer_report(book, blind)
             part[0] = f"## Analyzer on eval/{name} ({len(blind)} cases; {what})"
             lines += part

@@ -5,7 +5,6 @@ if (typeof SavyShared === "undefined" && typeof importScripts === "function") im
 
 const S = globalThis.SavyShared;
 const K = S.KINDS;
-const CONTENT_FILES = ["lib/shared.js", "lib/adapters.js", "content.js"];
 const DEFAULTS = { server: S.DEFAULT_SERVER, token: "", hints: true, disabledHosts: [] };
 const BUSY_RETRIES = 5;
 
@@ -202,7 +201,7 @@ async function openInTab(tab, frameId, selection) {
   } catch (_) { /* no content script there yet: a page outside the built-in sites */ }
   try {
     const where = frameId != null ? { tabId: tab.id, frameIds: [frameId] } : { tabId: tab.id, allFrames: true };
-    await chrome.scripting.executeScript({ target: where, files: CONTENT_FILES });
+    await chrome.scripting.executeScript({ target: where, files: [...S.CONTENT_FILES] });
     await chrome.tabs.sendMessage(tab.id, msg, target);
   } catch (_) { /* a page extensions may not script (browser pages, web store) */ }
 }

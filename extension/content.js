@@ -26,9 +26,6 @@
 
   // ---------- editors ----------
 
-  const BLOCK = new Set(["DIV", "P", "LI", "UL", "OL", "H1", "H2", "H3", "H4", "H5", "H6", "TABLE", "TR",
-    "PRE", "SECTION", "ARTICLE", "HEADER", "FOOTER", "BLOCKQUOTE"]);
-
   function editableRoot(node) {
     let el = node && node.nodeType === 1 ? node : node && node.parentElement;
     if (!el || (ui && ui.host.contains(el))) return null;
@@ -61,34 +58,17 @@
     for (const n of kept) {
       if (!boundary || (n.compareDocumentPosition(boundary) & Node.DOCUMENT_POSITION_FOLLOWING)) boundary = n;
     }
-    let out = "";
     let first = null;
     let last = null;
-    let stop = false;
-    const push = (s) => { out += s; };
-    (function walk(node) {
-      if (stop) return;
-      if (node === boundary) { stop = true; return; }
-      if (node.nodeType === Node.TEXT_NODE) {
-        const raw = node.data;
-        const m = raw.match(/[^\s\u00a0]/);
-        if (m) {
-          if (!first) first = [node, m.index];
-          let j = raw.length;
-          while (j > 0 && /[\s\u00a0]/.test(raw[j - 1])) j--;
-          last = [node, j];
-        }
-        push(raw.replace(/[\s\u00a0]+/g, " "));
-        return;
-      }
-      if (node.nodeType !== Node.ELEMENT_NODE) return;
-      if (node.tagName === "BR") { push("\n"); return; }
-      if (node.tagName === "SCRIPT" || node.tagName === "STYLE") return;
-      const block = node !== el && BLOCK.has(node.tagName);
-      if (block && out && !out.endsWith("\n")) push("\n");
-      for (const c of Array.from(node.childNodes)) walk(c);
-      if (block && out && !out.endsWith("\n")) push("\n");
-    })(el);
+    const out = A.walkText(el, { stopAt: boundary, onText: (node) => {
+      const raw = node.data;
+      const m = raw.match(/[^\s\u00a0]/);
+      if (!m) return;
+      if (!first) first = [node, m.index];
+      let j = raw.length;
+      while (j > 0 && /[\s\u00a0]/.test(raw[j - 1])) j--;
+      last = [node, j];
+    } });
     const text = out.replace(/ *\n */g, "\n").replace(/ {2,}/g, " ").trim();
     let range = null;
     if (first && last) {

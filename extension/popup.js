@@ -21,7 +21,7 @@
   $("run").addEventListener("click", async () => {
     // the popup click grants activeTab: inject into this page only now, on the agent's action
     try {
-      await chrome.scripting.executeScript({ target: { tabId: tab.id, allFrames: true }, files: ["lib/shared.js", "lib/adapters.js", "content.js"] });
+      await chrome.scripting.executeScript({ target: { tabId: tab.id, allFrames: true }, files: [...SavyShared.CONTENT_FILES] });
     } catch (_) { /* not scriptable */ }
     window.close();
   });

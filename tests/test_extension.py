@@ -74,6 +74,14 @@ def configure(ctx: Any, server: str, token: str = TOKEN, hints: bool = True) -> 
 
 
 @pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh tab in the extension's browser, closed after the test."""
+    tab = browser.new_page()
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
 def ext(browser: Any, live: LiveServer) -> Any:
     configure(browser, live.url)
     return browser
@@ -137,130 +145,110 @@ def draft_text(page: Any, fx: dict) -> str:
 
 
 @pytest.mark.parametrize("name", list(FIXTURES))
-def test_rewrite_replace_then_undo_restores_exact_draft(ext: Any, pages_url: str, name: str) -> None:
+def test_rewrite_replace_then_undo_restores_exact_draft(ext: Any, pages_url: str, name: str, page: Any) -> None:
     fx = FIXTURES[name]
-    page = ext.new_page()
-    try:
-        page.goto(f"{pages_url}/{fx['page']}")
-        ed = scope(page, fx).locator(fx["editor"])
-        ed.click()
-        button = ui(page, fx).locator("button.btn")
-        button.wait_for(state="visible", timeout=10000)
-        assert "Sävy" in button.get_attribute("aria-label")
-        before = editor_state(page, fx)
-        assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
-        shot(page, f"{name}-button")
+    page.goto(f"{pages_url}/{fx['page']}")
+    ed = scope(page, fx).locator(fx["editor"])
+    ed.click()
+    button = ui(page, fx).locator("button.btn")
+    button.wait_for(state="visible", timeout=10000)
+    assert "Sävy" in button.get_attribute("aria-label")
+    before = editor_state(page, fx)
+    assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
+    shot(page, f"{name}-button")
 
-        button.click()
-        panel = ui(page, fx).locator("[role=dialog]")
-        panel.wait_for(state="visible")
-        # the adapter picked up the customer's message, and the agent can see and edit it
-        assert fx["customer"] in ui(page, fx).locator("#savy-customer").input_value()
-        replace = panel.get_by_role("button", name="Replace")
-        replace.wait_for(state="visible")
-        page.wait_for_function(
-            "([f, s]) => { const r = (f ? document.querySelector(f).contentDocument : document)"
-            ".querySelector('savy-ui').shadowRoot; return r.querySelector('.panel').dataset.state === 'done' }",
-            arg=[fx["frame"], "done"], timeout=120000)
-        result = json.loads(panel.get_attribute("data-result"))
-        rewrite = result["rewrite"]
-        assert rewrite.strip() != fx["draft"]
-        for fact in fx["facts"]:
-            assert fact in rewrite
-        if result["source"] == "model":  # the model's text reached the panel as it was written
-            assert int(panel.get_attribute("data-deltas")) >= 1
-        assert panel.locator("ins").count() >= 1  # the diff shows what was added
-        assert panel.locator(".chip").count() == len(result["applied_rules"])
-        # nothing changed in the editor before Replace
-        assert editor_state(page, fx) == before
-        shot(page, f"{name}-panel")
+    button.click()
+    panel = ui(page, fx).locator("[role=dialog]")
+    panel.wait_for(state="visible")
+    # the adapter picked up the customer's message, and the agent can see and edit it
+    assert fx["customer"] in ui(page, fx).locator("#savy-customer").input_value()
+    replace = panel.get_by_role("button", name="Replace")
+    replace.wait_for(state="visible")
+    page.wait_for_function(
+        "([f, s]) => { const r = (f ? document.querySelector(f).contentDocument : document)"
+        ".querySelector('savy-ui').shadowRoot; return r.querySelector('.panel').dataset.state === 'done' }",
+        arg=[fx["frame"], "done"], timeout=120000)
+    result = json.loads(panel.get_attribute("data-result"))
+    rewrite = result["rewrite"]
+    assert rewrite.strip() != fx["draft"]
+    for fact in fx["facts"]:
+        assert fact in rewrite
+    if result["source"] == "model":  # the model's text reached the panel as it was written
+        assert int(panel.get_attribute("data-deltas")) >= 1
+    assert panel.locator("ins").count() >= 1  # the diff shows what was added
+    assert panel.locator(".chip").count() == len(result["applied_rules"])
+    # nothing changed in the editor before Replace
+    assert editor_state(page, fx) == before
+    shot(page, f"{name}-panel")
 
-        replace.click()
-        page.wait_for_timeout(200)
-        after = editor_state(page, fx)
-        assert after["kept"] == before["kept"], "quoted thread / signature changed"
-        assert re.sub(r"\s+", " ", draft_text(page, fx)) == re.sub(r"\s+", " ", rewrite.strip())
+    replace.click()
+    page.wait_for_timeout(200)
+    after = editor_state(page, fx)
+    assert after["kept"] == before["kept"], "quoted thread / signature changed"
+    assert re.sub(r"\s+", " ", draft_text(page, fx)) == re.sub(r"\s+", " ", rewrite.strip())
 
-        ed.focus()
-        page.keyboard.press("Control+z")
-        page.wait_for_timeout(200)
-        restored = editor_state(page, fx)
-        assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
-        assert restored["kept"] == before["kept"]
-        assert restored["raw"] == before["raw"], "Ctrl+Z did not give back the exact original"
-    finally:
-        page.close()
+    ed.focus()
+    page.keyboard.press("Control+z")
+    page.wait_for_timeout(200)
+    restored = editor_state(page, fx)
+    assert draft_text(page, fx).replace("\n", " ") == fx["draft"]
+    assert restored["kept"] == before["kept"]
+    assert restored["raw"] == before["raw"], "Ctrl+Z did not give back the exact original"
 
 
-def test_server_down_gives_clear_error_and_keeps_draft(browser: Any, pages_url: str) -> None:
+def test_server_down_gives_clear_error_and_keeps_draft(browser: Any, pages_url: str, page: Any) -> None:
     configure(browser, f"http://127.0.0.1:{free_port()}")
     fx = FIXTURES["zendesk"]
-    page = browser.new_page()
-    try:
-        page.goto(f"{pages_url}/{fx['page']}")
-        page.locator(fx["editor"]).click()
-        before = editor_state(page, fx)
-        page.locator("savy-ui button.btn").click()
-        status = page.locator("savy-ui .status.error")
-        status.wait_for(state="visible", timeout=15000)
-        assert "isn't running" in status.inner_text() and "savy serve" in status.inner_text()
-        assert page.locator("savy-ui").get_by_role("button", name="Replace").is_disabled()
-        assert editor_state(page, fx) == before
-        shot(page, "server-down")
-    finally:
-        page.close()
+    page.goto(f"{pages_url}/{fx['page']}")
+    page.locator(fx["editor"]).click()
+    before = editor_state(page, fx)
+    page.locator("savy-ui button.btn").click()
+    status = page.locator("savy-ui .status.error")
+    status.wait_for(state="visible", timeout=15000)
+    assert "isn't running" in status.inner_text() and "savy serve" in status.inner_text()
+    assert page.locator("savy-ui").get_by_role("button", name="Replace").is_disabled()
+    assert editor_state(page, fx) == before
+    shot(page, "server-down")
 
 
-def test_skips_opted_out_fields_and_search_boxes(ext: Any, pages_url: str) -> None:
-    page = ext.new_page()
-    try:
-        page.goto(f"{pages_url}/zendesk.html")
-        button = page.locator("savy-ui button.btn")
-        page.locator("#reply").click()
-        button.wait_for(state="visible")
-        for sel in ("#notes", "#search"):  # spellcheck="false" and a search box
-            page.locator(sel).click()
-            button.wait_for(state="hidden")
-    finally:
-        page.close()
+def test_skips_opted_out_fields_and_search_boxes(ext: Any, pages_url: str, page: Any) -> None:
+    page.goto(f"{pages_url}/zendesk.html")
+    button = page.locator("savy-ui button.btn")
+    page.locator("#reply").click()
+    button.wait_for(state="visible")
+    for sel in ("#notes", "#search"):  # spellcheck="false" and a search box
+        page.locator(sel).click()
+        button.wait_for(state="hidden")
 
 
-def test_inline_hints_flag_the_draft_without_the_model(ext: Any, pages_url: str) -> None:
-    page = ext.new_page()
-    try:
-        page.goto(f"{pages_url}/iframe.html")
-        frame = page.frame_locator("#frame")
-        frame.locator("#editor").click()
-        button = frame.locator("savy-ui button.btn")
-        # "No problem." belittles the customer's thanks: the analyzer flags it as a hint
-        page.wait_for_function(
-            "() => /hint/.test(document.querySelector('#frame').contentDocument.querySelector('savy-ui')"
-            ".shadowRoot.querySelector('button.btn').getAttribute('aria-label'))", timeout=15000)
-        assert "1 hint" in button.get_attribute("aria-label")
-    finally:
-        page.close()
+def test_inline_hints_flag_the_draft_without_the_model(ext: Any, pages_url: str, page: Any) -> None:
+    page.goto(f"{pages_url}/iframe.html")
+    frame = page.frame_locator("#frame")
+    frame.locator("#editor").click()
+    button = frame.locator("savy-ui button.btn")
+    # "No problem." belittles the customer's thanks: the analyzer flags it as a hint
+    page.wait_for_function(
+        "() => /hint/.test(document.querySelector('#frame').contentDocument.querySelector('savy-ui')"
+        ".shadowRoot.querySelector('button.btn').getAttribute('aria-label'))", timeout=15000)
+    assert "1 hint" in button.get_attribute("aria-label")
 
 
-def test_options_page_validates_server_and_token_live(ext: Any, live: LiveServer) -> None:
-    page = ext.new_page()
-    try:
-        page.goto(f"chrome-extension://{ext.savy_id}/options.html")
-        check = page.locator("#check")
-        page.locator("#server").fill("http://example.com:8765")
-        page.wait_for_function("() => /this computer/.test(document.querySelector('#check').textContent)")
-        page.locator("#server").fill(live.url)
-        page.locator("#token").fill("wrong-token-000000")
-        page.wait_for_function("() => /token doesn't match/.test(document.querySelector('#check').textContent)")
-        page.locator("#token").fill(TOKEN)
-        page.wait_for_function("() => /Connected/.test(document.querySelector('#check').textContent)")
-        assert "rules" in check.inner_text()
-        page.get_by_role("button", name="Save").click()
-        page.wait_for_function("() => /Saved/.test(document.querySelector('#saved').textContent)")
-        stored = ext.savy_sw.evaluate("() => chrome.storage.local.get('settings')")
-        assert stored["settings"]["server"] == live.url and stored["settings"]["token"] == TOKEN
-        shot(page, "options")
-    finally:
-        page.close()
+def test_options_page_validates_server_and_token_live(ext: Any, live: LiveServer, page: Any) -> None:
+    page.goto(f"chrome-extension://{ext.savy_id}/options.html")
+    check = page.locator("#check")
+    page.locator("#server").fill("http://example.com:8765")
+    page.wait_for_function("() => /this computer/.test(document.querySelector('#check').textContent)")
+    page.locator("#server").fill(live.url)
+    page.locator("#token").fill("wrong-token-000000")
+    page.wait_for_function("() => /token doesn't match/.test(document.querySelector('#check').textContent)")
+    page.locator("#token").fill(TOKEN)
+    page.wait_for_function("() => /Connected/.test(document.querySelector('#check').textContent)")
+    assert "rules" in check.inner_text()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_function("() => /Saved/.test(document.querySelector('#saved').textContent)")
+    stored = ext.savy_sw.evaluate("() => chrome.storage.local.get('settings')")
+    assert stored["settings"]["server"] == live.url and stored["settings"]["token"] == TOKEN
+    shot(page, "options")
 
 
 def _menu_click(ctx: Any, selection: str) -> None:
@@ -271,24 +259,20 @@ def _menu_click(ctx: Any, selection: str) -> None:
         selection)
 
 
-def test_context_menu_uses_the_selection_as_customer_message(ext: Any, pages_url: str) -> None:
-    page = ext.new_page()
-    try:
-        page.goto(f"{pages_url}/zendesk.html")
-        page.bring_to_front()
-        # no editor focused yet: a clear hint instead of a silent nothing
-        _menu_click(ext, "")
-        toast = page.locator("savy-ui .toast")
-        toast.wait_for(state="visible")
-        assert "reply box" in toast.inner_text()
-        page.locator("#reply").click()
-        picked = "I've been waiting three days for someone to sort this out"
-        _menu_click(ext, picked)
-        page.locator("savy-ui [role=dialog]").wait_for(state="visible")
-        assert page.locator("savy-ui #savy-customer").input_value() == picked
-        assert "selection" in page.locator("savy-ui #savy-src").inner_text()
-        page.keyboard.press("Escape")  # cancels the stream and closes the panel, draft untouched
-        page.locator("savy-ui [role=dialog]").wait_for(state="hidden")
-        assert page.locator("#reply").input_value().startswith("Refund of £49.00")
-    finally:
-        page.close()
+def test_context_menu_uses_the_selection_as_customer_message(ext: Any, pages_url: str, page: Any) -> None:
+    page.goto(f"{pages_url}/zendesk.html")
+    page.bring_to_front()
+    # no editor focused yet: a clear hint instead of a silent nothing
+    _menu_click(ext, "")
+    toast = page.locator("savy-ui .toast")
+    toast.wait_for(state="visible")
+    assert "reply box" in toast.inner_text()
+    page.locator("#reply").click()
+    picked = "I've been waiting three days for someone to sort this out"
+    _menu_click(ext, picked)
+    page.locator("savy-ui [role=dialog]").wait_for(state="visible")
+    assert page.locator("savy-ui #savy-customer").input_value() == picked
+    assert "selection" in page.locator("savy-ui #savy-src").inner_text()
+    page.keyboard.press("Escape")  # cancels the stream and closes the panel, draft untouched
+    page.locator("savy-ui [role=dialog]").wait_for(state="hidden")
+    assert page.locator("#reply").input_value().startswith("Refund of £49.00")

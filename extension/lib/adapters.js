@@ -89,21 +89,35 @@
 
   const BLOCK = /^(DIV|P|LI|UL|OL|H[1-6]|TABLE|TR|PRE|SECTION|ARTICLE|HEADER|FOOTER|BLOCKQUOTE)$/;
 
-  /** A node's visible text with line breaks for blocks and <br>, skipping quoted history. */
-  function nodeText(node, skip) {
+  /** The text under `root` as it reads: a line break for each block and <br>, runs of white space
+   *  as one space. Nodes matching a `skip` selector are left out; the walk ends at `stopAt`;
+   *  `onText` sees every text node taken (the draft's range is built from it). Not yet trimmed. */
+  function walkText(root, { skip = [], stopAt = null, onText = null } = {}) {
     let out = "";
+    let stop = false;
     (function walk(n) {
-      if (n.nodeType === 3) { out += n.data.replace(/[\s\u00a0]+/g, " "); return; }
+      if (stop) return;
+      if (n === stopAt) { stop = true; return; }
+      if (n.nodeType === 3) {
+        if (onText) onText(n);
+        out += n.data.replace(/[\s\u00a0]+/g, " ");
+        return;
+      }
       if (n.nodeType !== 1) return;
       if (n.tagName === "BR") { out += "\n"; return; }
-      if (/^(SCRIPT|STYLE|TEMPLATE)$/.test(n.tagName) || n.hidden) return;
+      if (/^(SCRIPT|STYLE|TEMPLATE)$/.test(n.tagName)) return;
       if (skip.some((sel) => { try { return n.matches(sel); } catch (_) { return false; } })) return;
-      const block = BLOCK.test(n.tagName);
+      const block = n !== root && BLOCK.test(n.tagName);
       if (block && out && !out.endsWith("\n")) out += "\n";
-      for (const c of n.childNodes) walk(c);
+      for (const c of Array.from(n.childNodes)) walk(c);
       if (block && out && !out.endsWith("\n")) out += "\n";
-    })(node);
-    return out.replace(/ *\n */g, "\n").trim();
+    })(root);
+    return out;
+  }
+
+  /** A node's visible text with line breaks for blocks and <br>, skipping quoted history. */
+  function nodeText(node, skip) {
+    return walkText(node, { skip: ["[hidden]", ...skip] }).replace(/ *\n */g, "\n").trim();
   }
 
   /** Text of the customer's last message by the adapter's selectors, or null. */
@@ -138,7 +152,7 @@
     return found.filter((n) => !found.some((m) => m !== n && m.contains(n)));
   }
 
-  const api = { ADAPTERS, GENERIC_KEEP, pick, customerMessage, keptNodes, hostMatches, nodeText };
+  const api = { ADAPTERS, GENERIC_KEEP, pick, customerMessage, keptNodes, hostMatches, nodeText, walkText };
   root.SavyAdapters = api;
   if (typeof module !== "undefined" && module.exports) module.exports = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

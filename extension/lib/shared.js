@@ -4,6 +4,8 @@
   "use strict";
 
   const DEFAULT_SERVER = "http://127.0.0.1:8765";
+  // what the manifest's content_scripts load, for injecting on demand (activeTab) in the same order
+  const CONTENT_FILES = Object.freeze(["lib/shared.js", "lib/adapters.js", "content.js"]);
   const MAX_FIELD_CHARS = 8000; // the server's per-field limit (server/savy/schemas.py)
 
   // The kind-keyed protocol between content scripts / pages and the service worker.
@@ -245,7 +247,7 @@
   }
 
   const api = {
-    DEFAULT_SERVER, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
+    DEFAULT_SERVER, CONTENT_FILES, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
     describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds,
   };
   root.SavyShared = api;

@@ -98,6 +98,11 @@ def address_markers(text: str, address: str) -> list[str]:
 _MONTHS_EN = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
               r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 _MONTHS_FI = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu\w*"
+_WEEKDAYS_EN = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# Finnish weekday stems; their case endings vary ("perjantaina", "perjantaihin")
+_WEEKDAYS_FI = ("maanantai", "tiistai", "keskiviikko", "keskiviiko", "torstai", "perjantai", "lauantai", "sunnuntai")
+WEEKDAYS = frozenset(_WEEKDAYS_EN + _WEEKDAYS_FI)
+_WEEKDAY_FI_STEM = re.compile(f"({'|'.join(_WEEKDAYS_FI)})")
 _NUM = r"\d+(?:[ \u00a0\u202f]\d{3})*(?:[.,]\d+)?"
 _CURRENCY = r"(?:€|eur(?:o(?:a|n|lla|t)?)?\b|e\b|\$|usd\b|£|gbp\b|sek\b|kr\b|snt\b|senttiä\b)"
 FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -119,9 +124,9 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # relative days and weekdays are facts too: "issued today" must not become "issued"
     ("when", re.compile(
         r"\b(?:today|tonight|tomorrow|yesterday|this (?:morning|afternoon|evening|week|month)|"
-        r"next (?:week|month)|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?|"
+        rf"next (?:week|month)|(?:{'|'.join(_WEEKDAYS_EN)})s?|"
         r"tänään|huomenna|ylihuomenna|eilen|toissapäivänä|tänä (?:aamuna|iltana)|(?:tällä|ensi) viikolla|ensi kuussa|"
-        r"(?:maanantai|tiistai|keskiviiko|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*)\b", re.I)),
+        rf"(?:{'|'.join(_WEEKDAYS_FI)})\w*)\b", re.I)),
     ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
     ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w])")),
 ]
@@ -165,7 +170,7 @@ def fact_key(kind: str, text: str) -> str:
         parts = re.split(r"\s*(?:>|›|→)\s*", t)
         return "path:" + ">".join([parts[0].split()[-1], *parts[1:]])
     if kind == "when":  # a Finnish weekday may change its case ending: "perjantaina" / "perjantaihin"
-        m = re.match(r"(maanantai|tiistai|keskiviik?ko|torstai|perjantai|lauantai|sunnuntai)", t)
+        m = _WEEKDAY_FI_STEM.match(t)
         return "when:" + (m.group(1) if m else re.sub(r"\s+", " ", t).strip())
     return kind + ":" + re.sub(r"\s+", " ", t).strip()
 

@@ -10,17 +10,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import cached_property
 
-from .analyse import Analysis, address_markers, detect_language, extract_facts, find_patterns
+from .analyse import WEEKDAYS, Analysis, address_markers, detect_language, extract_facts, find_patterns
 from .rules import FLAGS, RuleBook
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _DIGITS = re.compile(r"\d+")
-
-
-_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-                       "maanantai", "tiistai", "keskiviikko", "keskiviko", "torstai", "perjantai", "lauantai",
-                       "sunnuntai"})
 
 
 @dataclass
@@ -102,7 +97,7 @@ class Guard:
             if f.kind == "name" and f.text.lower() in self._our_words:
                 continue
             # "ma 17.3." -> "maanantaina 17.3.": a weekday spelled out next to a date the draft gives
-            if f.kind == "when" and f.key[5:] in _WEEKDAYS and any(x.kind == "datetime" for x in a.facts):
+            if f.kind == "when" and f.key[5:] in WEEKDAYS and any(x.kind == "datetime" for x in a.facts):
                 continue
             if f.key not in want_keys and f.text.lower() not in draft_low:
                 problems.append(f"new {f.kind} {f.text!r}")

@@ -11,6 +11,8 @@ from typing import Any
 
 LANGS = ("fi", "en")
 FLAGS = re.IGNORECASE | re.UNICODE
+# votes an emotion needs when signals.toml has no [scoring]
+SCORING_DEFAULTS = {"negative_min": 1, "positive_min": 1}
 
 
 def _compile(patterns: list[str], where: str) -> list[re.Pattern[str]]:
@@ -120,7 +122,7 @@ class RuleBook:
     phrases: dict[str, Any]
     negation: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     # votes an emotion needs before the analyzer reads it (signals.toml [scoring])
-    scoring: dict[str, int] = field(default_factory=lambda: {"negative_min": 1, "positive_min": 1})
+    scoring: dict[str, int] = field(default_factory=lambda: dict(SCORING_DEFAULTS))
     _texts: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -137,8 +139,7 @@ class RuleBook:
             for name, s in sig_data.get("signals", {}).items()
         ]
         negation = {lg: _compile(sig_data.get("negation", {}).get(lg, []), "negation") for lg in LANGS}
-        scoring = {"negative_min": 1, "positive_min": 1,
-                   **{k: int(v) for k, v in sig_data.get("scoring", {}).items()}}
+        scoring = {**SCORING_DEFAULTS, **{k: int(v) for k, v in sig_data.get("scoring", {}).items()}}
         for sig in signals:
             sig.any_of  # noqa: B018 — compile at load, not on the first request
         phrases = tomllib.loads((root / "phrases.toml").read_text(encoding="utf-8"))
