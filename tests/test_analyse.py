@@ -122,3 +122,27 @@ def test_pattern_families(book: RuleBook, lang: str, draft: str, rule_id: str) -
 ])
 def test_innocent_phrases_not_flagged(book: RuleBook, lang: str, draft: str) -> None:
     assert find_patterns(book, draft, lang, "negative") == []
+
+
+@pytest.mark.parametrize("text,address", [
+    ("Tässä ei ole mitään hävettävää, ja maksu näkyy jo.", "unknown"),  # "ei ole" is not the imperative
+    ("Ole hyvä, ja kerro jos jotain tulee.", "sinä"),
+    ("Laskunne näette OmaVesi-palvelussa.", "te"),  # "OmaVesi" is a name, not "your"
+    ("Sinun kannattaisi tarkistaa, pitäisi toimia.", "sinä"),  # conditional -isi is not "your"
+    ("Maksu palasi tilillenne.", "te"),
+])
+def test_address_false_markers(text: str, address: str) -> None:
+    assert detect_address(text, "fi") == address
+
+
+@pytest.mark.parametrize("text,names", [
+    ("Cheers. Passed to engineering; the fix ships next week.", []),
+    ("Thanks. Your DNS change is done, live within 1 hour.", []),
+    ("Bit of an adventure, eh? 😄 Power failure, lift running again.", []),
+    ("Ei kestä. t. Sanna", ["Sanna"]),
+    ("Ystävällisin terveisin, Mikko Salo\nAsiakaspalvelu", ["Mikko Salo"]),
+    ("Best, John and Susan", ["John", "Susan"]),
+    ("Please call Anna tomorrow.", ["Anna"]),
+])
+def test_names(text: str, names: list[str]) -> None:
+    assert [f.text for f in extract_facts(text) if f.kind == "name"] == names

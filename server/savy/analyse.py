@@ -62,14 +62,17 @@ _TE = re.compile(
 _SINA = re.compile(
     r"\b(?:sinä|sinun|sinulle|sinua|sinulta|sinulla|sinussa|sinuun|sinusta|sä|sun|sulle|sua|"
     r"olet|voit|saat|haluat|tiedät|pystyt|tarvitset|teet|otat|näet|lähetät|odotat|maksat|löydät|"
-    r"muistat|ymmärrät|ota|ole|lähetä|kerro|odota|soita|tarkista|ilmoita|katso|käytä|voisitko|"
+    r"muistat|ymmärrät|ota|lähetä|kerro|odota|soita|tarkista|ilmoita|katso|käytä|voisitko|"
+    r"(?<!ei )(?<!en )(?<!emme )(?<!eivät )ole|"  # "ei ole" is "is not", not the imperative "ole"
     r"voisit|olisit|saisit|"
-    r"\w{3,}(?:esi|isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
+    # -isi after a vowel is the conditional ("pitäisi", "kannattaisi"), not "your"
+    r"\w{3,}(?:esi|(?<=[^aeiouyäö])isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
     re.IGNORECASE)
 # words ending like possessive -si / -nne that are not second person
 _NOT_ADDRESS = frozenset(
     "uusi kuusi vesi käsi kaksi yksi vuosi susi mesi lapsi joksi siksi miksi toiseksi kolmeksi "
     "ensiksi lisäksi viimeksi ainakin esimerkiksi heti vasi yhdeksi aluksi lopuksi onneksi "
+    "palasi pääsi nousi laski tarjosi aukesi selvisi katosi hävisi "
     "valmiiksi kotiin sisäksi kuukausi viikoksi hetkeksi hyväksi pian tänne sinne minne "
     "henne ranne panne jonne tonne minnekin sinnekin tännekin kenne ratsi lasi mansi "
     "tilanne liikenne tallenne rakenne kuljetusliikenne puhelinliikenne".split())
@@ -79,8 +82,8 @@ def detect_address(text: str, language: str) -> str:
     """Finnish drafts: 'te' (formal) or 'sinä' (informal); English: 'you'."""
     if language == "en":
         return "you"
-    te = sum(1 for m in _TE.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS)
-    sina = sum(1 for m in _SINA.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS)
+    te = len(_markers(_TE, text))
+    sina = len(_markers(_SINA, text))
     if te == sina:
         return "unknown"
     return "te" if te > sina else "sinä"
@@ -91,7 +94,13 @@ def address_markers(text: str, address: str) -> list[str]:
     rx = _SINA if address == "te" else _TE if address == "sinä" else None
     if rx is None:
         return []
-    return [m.group(0) for m in rx.finditer(text) if m.group(0).lower() not in _NOT_ADDRESS]
+    return _markers(rx, text)
+
+
+def _markers(rx: re.Pattern[str], text: str) -> list[str]:
+    # a capital inside the word is a product name ("OmaVesi"), not a possessive ending
+    return [w for w in (m.group(0) for m in rx.finditer(text))
+            if w.lower() not in _NOT_ADDRESS and w[1:] == w[1:].lower()]
 
 
 # -- facts -------------------------------------------------------------------------------------
@@ -130,12 +139,15 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
     ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w])")),
 ]
-# a capitalised word that is not the first word of a sentence: a likely name
-_NAME = re.compile(r"(?<=[^\s.!?:\n>\"“(]\s)(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)")
+# a capitalised word that is not the first word of a sentence: a likely name. The word before it must
+# be a word or a comma/dash: after ".", "?", a quote or an emoji ("eh? 😄 Power failure") a sentence starts.
+_NAME = re.compile(r"(?<=[\w,;)\]–—-][ \t])(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)")
 # the sign-off word in any case, the name capitalised ("Thanks for your order" has no name in it)
 _SIGNOFF = re.compile(r"(?:^|\n|(?<=[.!?])[ \t])\s*(?i:t\.|terv\.|terveisin|ystävällisin terveisin|parhain terveisin|"
                       r"best|regards|best regards|kind regards|thanks|cheers|br)[,.]?\s*\n?\s*"
-                      r"(?P<name>[A-ZÅÄÖ][\wåäöéü-]+(?: [A-ZÅÄÖ][\wåäöéü-]+)?)")
+                      r"(?P<name>[A-ZÅÄÖ][\wåäöéü-]+(?: [A-ZÅÄÖ][\wåäöéü-]+)?)"
+                      # a sign-off name ends its line ("Thanks. Your DNS change is done" has no name in it)
+                      r"(?=[ \t]*(?:$|\n|[,(/|–—-]|(?:and|ja|&)\s))")
 
 
 @dataclass(frozen=True)
