@@ -130,6 +130,9 @@ def test_innocent_phrases_not_flagged(book: RuleBook, lang: str, draft: str) -> 
     ("Laskunne näette OmaVesi-palvelussa.", "te"),  # "OmaVesi" is a name, not "your"
     ("Sinun kannattaisi tarkistaa, pitäisi toimia.", "sinä"),  # conditional -isi is not "your"
     ("Maksu palasi tilillenne.", "te"),
+    ("Offline-versiota ei ole, eikä sitä vielä ole suunnitteilla.", "unknown"),
+    ("Kiitos, että jaksoitte odottaa ja kerroitte asiasta.", "te"),  # past tense
+    ("Kiitos, että kerroit! Kortit lähtivät eilen.", "sinä"),  # "Kortit" is a plural, not a verb
 ])
 def test_address_false_markers(text: str, address: str) -> None:
     assert detect_address(text, "fi") == address

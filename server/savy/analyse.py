@@ -57,14 +57,18 @@ _TE = re.compile(
     r"haluatte|tiedätte|pystytte|tarvitsette|teette|otatte|näette|lähetätte|odotatte|maksatte|"
     r"löydätte|muistatte|ymmärrätte|ottakaa|olkaa|lähettäkää|kertokaa|odottakaa|soittakaa|"
     r"tarkistakaa|ilmoittakaa|katsokaa|käyttäkää|voisitteko|voisitte|olisitte|saisitte|"
+    r"\w{2,}itte|"  # the past tense: kerroitte, jaksoitte, olitte, odotitte
     r"\w{3,}(?:nne|nnekin|nneko|anne|änne))\b",
     re.IGNORECASE)
 _SINA = re.compile(
     r"\b(?:sinä|sinun|sinulle|sinua|sinulta|sinulla|sinussa|sinuun|sinusta|sä|sun|sulle|sua|"
     r"olet|voit|saat|haluat|tiedät|pystyt|tarvitset|teet|otat|näet|lähetät|odotat|maksat|löydät|"
     r"muistat|ymmärrät|ota|lähetä|kerro|odota|soita|tarkista|ilmoita|katso|käytä|voisitko|"
-    r"(?<!ei )(?<!en )(?<!emme )(?<!eivät )ole|"  # "ei ole" is "is not", not the imperative "ole"
+    r"ole|"
     r"voisit|olisit|saisit|"
+    # the past tense; a bare "-it" is also a plural ("kortit"), so only common verbs
+    r"kerroit|jaksoit|ilmoitit|huomasit|odotit|olit|teit|otit|pystyit|halusit|maksoit|sait|löysit|"
+    r"tilasit|lähetit|palautit|kysyit|soitit|kirjoitit|muistit|ymmärsit|autoit|"
     # -isi after a vowel is the conditional ("pitäisi", "kannattaisi"), not "your"
     r"\w{3,}(?:esi|(?<=[^aeiouyäö])isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
     re.IGNORECASE)
@@ -97,10 +101,20 @@ def address_markers(text: str, address: str) -> list[str]:
     return _markers(rx, text)
 
 
+# "ei ole", "eikä sitä vielä ole": after a negation "ole" is "is (not)", not the imperative
+_NEGATION_BEFORE = re.compile(r"\b(?:ei|en|emme|eivät|eikä|enkä|emmekä|eivätkä)(?:\s+\w+){0,2}\s+\Z", re.I)
+
+
 def _markers(rx: re.Pattern[str], text: str) -> list[str]:
-    # a capital inside the word is a product name ("OmaVesi"), not a possessive ending
-    return [w for w in (m.group(0) for m in rx.finditer(text))
-            if w.lower() not in _NOT_ADDRESS and w[1:] == w[1:].lower()]
+    out = []
+    for m in rx.finditer(text):
+        w = m.group(0)
+        if w.lower() in _NOT_ADDRESS or w[1:] != w[1:].lower():  # "OmaVesi" is a name, not "your"
+            continue
+        if w.lower() == "ole" and _NEGATION_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+            continue
+        out.append(w)
+    return out
 
 
 # -- facts -------------------------------------------------------------------------------------
