@@ -95,3 +95,18 @@ def test_numbers_bare_links_and_menu_paths_are_kept_whole(book: RuleBook) -> Non
     d = "Yes, up to 3 months. Settings > Subscription > Pause."
     assert any("lost fact" in p for p in check(book, d, "Yes, up to 3 months. You can pause it at any time."))
     assert not [p for p in check(book, "Avaa Asetukset > Tilaus.", "Voit avata kohdan Asetukset > Tilaus.") if "fact" in p]
+
+
+@pytest.mark.parametrize("rewrite,bad", [
+    # made-up forms the 270M model wrote in evaluation runs
+    ("Toinen veloitus 39,90 € on palautettu tilillesi. Näkyy viemärökoodia 2–3 pankkipäivässä.", "viemärökoodia"),
+    ("Tämä on todella turhauttavanna, mutta veloitus 39,90 € on palautettu tilillesi 2–3 pankkipäivässä.",
+     "turhauttavanna"),
+    ("Kiitos oma-aloitteisesta viestistä! Veloitus 39,90 € on palautettu tilillesi 2–3 pankkipäivässä.", None),
+    ("Kiitos, että kerroit – tsemppiä! Veloitus 39,90 € on palautettu tilillesi 2–3 pankkipäivässä.", None),
+])
+def test_finnish_made_up_words(book: RuleBook, rewrite: str, bad: str | None) -> None:
+    draft = "Veloitus 39,90 € on palautettu tilillesi. Näkyy 2–3 pankkipäivässä."
+    a = analyse(book, draft, "Miksi minulta veloitettiin kahdesti?", "fi")
+    problems = [p for p in Guard(book).check(a, draft, rewrite) if "Finnish word" in p]
+    assert problems == ([f"not a Finnish word {bad!r}"] if bad else [])

@@ -77,6 +77,9 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     """Load rules and (unless an engine is given, as in unit tests) start the model's worker."""
     book = RuleBook.load(settings.prompts_dir)
     token = settings.token or load_or_create_token(settings.home)
+    guard = Guard(book)
+    warming = threading.Thread(target=guard.warm, name="savy-guard-warm", daemon=True)
+    warming.start()  # the Finnish lexicon loads while the model does
     chat_template = None
     lora_name = None
     if engine is None:
@@ -90,7 +93,8 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
         engine = llama
     style = _choose_style(settings, chat_template, lora_name)
     builder = PromptBuilder(book, style, chat_template)
-    rewriter = Rewriter(book, engine, builder, Guard(book), settings.max_new_tokens,
+    warming.join()
+    rewriter = Rewriter(book, engine, builder, guard, settings.max_new_tokens,
                         settings.request_timeout_s, settings.log_text)
     return State(settings, book, engine, rewriter, token)
 

@@ -5,10 +5,12 @@ Every model rewrite passes `check` before it leaves the server; so does the rule
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from .analyse import WEEKDAYS, Analysis, Finding, address_markers, detect_language, extract_facts, find_patterns
 from .rules import FLAGS, RuleBook
@@ -16,6 +18,26 @@ from .rules import FLAGS, RuleBook
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _DIGITS = re.compile(r"\d+")
+# a word, hyphenated parts included ("opiskelija-alennus"); not a case ending after a number ("10:ksi")
+_FI_WORD = re.compile(r"(?<![\w:])[^\W\d_]+(?:-[^\W\d_]+)*(?![\w-])")
+
+log = logging.getLogger("savy.guard")
+
+
+def finnish_lexicon() -> Callable[[str], bool] | None:
+    """`known(word)` from Voikko's Finnish morphology (pyvoikko, pure Python: the `finnish` extra),
+    or None when it is not installed. Loading the transducer takes a few seconds: once per process."""
+    try:
+        import pyvoikko  # type: ignore[import-untyped]
+    except ImportError:
+        log.warning("pyvoikko is not installed: Finnish rewrites are not checked for made-up words "
+                    "(pip install 'savy[finnish]')")
+        return None
+
+    @lru_cache(maxsize=65536)
+    def known(word: str) -> bool:
+        return bool(pyvoikko.analyse(word)) or (word != word.lower() and bool(pyvoikko.analyse(word.lower())))
+    return known
 
 
 @dataclass
@@ -47,6 +69,8 @@ class Guard:
         problems += self._promises_added(a.language, draft, text)
         problems += [f"leaked prompt text {m.group(0)!r}" for rx in self._leaks
                      for m in [rx.search(text)] if m]
+        if a.language == "fi":
+            problems += self.unknown_words(text, draft, a.customer_clean)
         if detect_language(text, fallback=a.language) != a.language:
             problems.append(f"language changed from {a.language}")
         wrong = address_markers(text, a.address)
@@ -72,6 +96,36 @@ class Guard:
         if not left:
             return []
         return ["still contains " + ", ".join(f'"{f.text}" ({f.rule_id})' for f in left[:3])]
+
+    @cached_property
+    def _lexicon(self) -> Callable[[str], bool] | None:
+        return finnish_lexicon()
+
+    def warm(self) -> None:
+        """Load what the first Finnish check would (the server does this at start-up)."""
+        if self._lexicon is not None:
+            self._lexicon("kiitos")
+
+    @cached_property
+    def _allowed_words(self) -> frozenset[str]:
+        return frozenset(w.lower() for w in self._cfg.get("words", {}).get("fi", []))
+
+    def unknown_words(self, text: str, draft: str, customer: str = "") -> list[str]:
+        """Finnish words in `text` that are not Finnish: a 270M model invents forms ("viemärökoodia",
+        "turhauttavanna"). Words of the draft, the customer's message and our own phrases, names
+        (capitalised) and words in guard.toml's list pass."""
+        known = self._lexicon
+        if known is None:
+            return []
+        seen = {w.lower() for w in _WORD.findall(f"{draft} {customer}")} | self._our_words | self._allowed_words
+        bad = []
+        for m in _FI_WORD.finditer(text):
+            w = m.group(0)
+            if w[0].isupper() or len(w) < 3 or w.lower() in seen:
+                continue
+            if not known(w) and not all(p.lower() in seen or known(p) for p in w.split("-") if p):
+                bad.append(w)
+        return [f"not a Finnish word {w!r}" for w in dict.fromkeys(bad)][:3]
 
     @cached_property
     def _our_words(self) -> frozenset[str]:
