@@ -135,6 +135,7 @@ def main() -> None:
     ap.add_argument("--configs", default="base,adapter")
     ap.add_argument("--results", type=Path, help="save each configuration's answers here (JSON) ...")
     ap.add_argument("--reuse", default="", help="... and load these configurations from there instead of running them")
+    ap.add_argument("--labels", default="", help="column names instead of the model name: cfg=label,...")
     args = ap.parse_args()
     sets = {"eval/cases.jsonl": load_jsonl(ROOT / "eval" / "cases.jsonl"),
             "eval/blind.jsonl": load_jsonl(ROOT / "eval" / "blind.jsonl"),
@@ -155,6 +156,10 @@ def main() -> None:
             saved.parent.mkdir(parents=True, exist_ok=True)
             saved.write_text(json.dumps(results[cfg], ensure_ascii=False), encoding="utf-8")
     cfgs = list(results)
+    for pair in filter(None, args.labels.split(",")):  # column names, e.g. adapter=two epochs
+        cfg, _, label = pair.partition("=")
+        if cfg in results:
+            results[cfg]["model"] = label
     lines = [f"# Base model vs Sävy adapter — {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores", "",
              "Each case goes through the real server (`POST /v1/rewrite`): the model's answer is returned only "
              "if the guard passes it (`source: model`), else the rules-only rewrite (`source: rules`). "
@@ -173,7 +178,10 @@ def main() -> None:
             lost = sum(1 for r in rows if r["body"] and not r["ok"]["facts kept"])
             added = sum(1 for r in rows if r["body"] and not r["ok"]["no new numbers"])
             lines.append("")
-            lines.append(f"{results[c]['model']}: sources {dict(Counter(r['body']['source'] for r in rows if r['body']))}; "
+            repaired = sum(1 for r in rows if r["body"] and r["body"]["source"] == "model"
+                           and any(w.startswith("Fixed ") for w in r["body"]["warnings"]))
+            lines.append(f"{results[c]['model']}: sources {dict(Counter(r['body']['source'] for r in rows if r['body']))}"
+                         f" (model answers with a phrase swapped in from a rule: {repaired}); "
                          f"returned rewrites that lost a fact: {lost}, added a number: {added}")
         lines.append("")
     lines += ["## Speed (server-side, per request)", "", "| | " + " | ".join(results[c]["model"] for c in cfgs) + " |",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from savy.analyse import analyse
-from savy.guard import Guard
+from savy.guard import Guard, same_name
 from savy.rules import RuleBook
 
 FI_DRAFT = "Tilaus TIL-20931 lähti 3.12. klo 14.30. Hinta oli 12,90 €. Lisätiedot: https://kauppa.fi/seuranta, tuki@kauppa.fi tai 040 123 4567. t. Maria"
@@ -110,3 +110,22 @@ def test_finnish_made_up_words(book: RuleBook, rewrite: str, bad: str | None) ->
     a = analyse(book, draft, "Miksi minulta veloitettiin kahdesti?", "fi")
     problems = [p for p in Guard(book).check(a, draft, rewrite) if "Finnish word" in p]
     assert problems == ([f"not a Finnish word {bad!r}"] if bad else [])
+
+
+@pytest.mark.parametrize("a,b,same", [
+    ("Jussille", "Jussin", True), ("Raija", "Raijalle", True), ("Luna", "Lunaan", True),
+    ("Ahmed", "Ahmedille", True), ("Mikko Salo", "Mikko Salolle", True),
+    ("Anna", "Anne", False), ("Mikko Salo", "Matti Salolle", False), ("Laura", "Lauri", False),
+])
+def test_same_finnish_name(a: str, b: str, same: bool) -> None:
+    assert same_name(a, b) is same
+
+
+def test_inflected_name_is_kept_not_lost(book: RuleBook) -> None:
+    draft = "Siirsin asian Jussille, hän soittaa 040 123 4567."
+    a = analyse(book, draft, None, "fi")
+    g = Guard(book)
+    assert not [p for p in g.check(a, draft, "Jussi hoitaa asiaa nyt ja soittaa numerosta 040 123 4567.")
+                if "Jussi" in p]
+    assert any("lost fact 'Jussille'" in p for p in g.check(a, draft, "Asia on siirretty, ja soitamme 040 123 4567."))
+    assert any("new name" in p for p in g.check(a, draft, "Siirsin asian Pekalle, hän soittaa 040 123 4567."))

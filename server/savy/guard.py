@@ -147,7 +147,8 @@ class Guard:
             # as a whole token: the "3" of "3 working days" is not kept by "EXC-3390"
             present = re.search(rf"(?<![\w]){re.escape(f.text)}(?![\w])", text) is not None
             if not present and f.key not in got_keys and not flagged and not (
-                    f.kind == "name" and f.text.lower() in low):
+                    f.kind == "name" and (f.text.lower() in low or (
+                        a.language == "fi" and any(same_name(f.text, w) for w in _capitalised(text, f.text))))):
                 problems.append(f"lost fact {f.text!r}")
         want_keys = {f.key for f in a.facts}
         draft_low = draft.lower()
@@ -157,6 +158,9 @@ class Guard:
             # "ma 17.3." -> "maanantaina 17.3.": a weekday spelled out next to a date the draft gives
             if f.kind == "when" and f.key[5:] in WEEKDAYS and any(x.kind == "datetime" for x in a.facts):
                 continue
+            if f.kind == "name" and a.language == "fi" and any(
+                    same_name(f.text, w) for w in _capitalised(draft, f.text)):
+                continue  # the draft's "Jussille" is the rewrite's "Jussin"
             if f.key not in want_keys and f.text.lower() not in draft_low:
                 problems.append(f"new {f.kind} {f.text!r}")
         # the last line of defence: no digit run that the draft does not have
@@ -173,6 +177,35 @@ class Guard:
             if m and not rx.search(draft):
                 out.append(f"new promise {m.group(0)!r}")
         return out
+
+
+# Finnish case endings a name takes: "Jussi" / "Jussille" / "Jussin", "Luna" / "Lunaan"
+_FI_CASE_ENDINGS = ("n", "a", "ä", "ta", "tä", "na", "nä", "ssa", "ssä", "sta", "stä", "lla", "llä", "lta",
+                    "ltä", "lle", "ksi", "an", "en", "in", "on", "un", "yn", "än", "ön", "han", "hen", "hin",
+                    "seen", "tta", "ttä",
+                    # after a consonant an -i- joins: "Ahmed" / "Ahmedille"
+                    "ia", "iä", "ille", "illa", "illä", "ilta", "iltä", "ista", "istä", "issa", "issä", "iin", "iksi")
+
+
+def _name_stems(word: str) -> set[str]:
+    w = word.lower()
+    return {w} | {w[:-len(e)] for e in _FI_CASE_ENDINGS if w.endswith(e) and len(w) - len(e) >= 4}
+
+
+def same_name(a: str, b: str) -> bool:
+    """The same Finnish name in two cases ("Mikko Salo" / "Mikko Salolle"): every word but the last
+    equal, the last sharing a stem of at least four letters ("Anna" / "Anne" share only "Ann")."""
+    wa, wb = a.split(), b.split()
+    if len(wa) != len(wb) or [w.lower() for w in wa[:-1]] != [w.lower() for w in wb[:-1]]:
+        return False
+    return bool(_name_stems(wa[-1]) & _name_stems(wb[-1]))
+
+
+def _capitalised(text: str, like: str) -> list[str]:
+    """Runs of as many capitalised words as `like` has, anywhere in `text`."""
+    n = len(like.split())
+    words = re.findall(r"[A-ZÅÄÖ][\w-]*", text)
+    return [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
 
 
 def _repetition(text: str) -> list[str]:
