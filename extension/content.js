@@ -169,6 +169,7 @@
   .chip { border: 1px solid #c9d1dd; border-radius: 12px; padding: 2px 8px; font-size: 12px; background: #f1f4f9; cursor: help; }
   .why { font-size: 12px; color: #33415c; margin: 4px 0; }
   .warn { color: #7a5200; font-size: 12px; margin: 2px 0; }
+  .details { color: #5a6270; font-size: 12px; margin: 2px 0; } .details ul { margin: 2px 0; padding-left: 18px; }
   .hints { margin: 6px 0; padding-left: 18px; } .hints li { margin: 2px 0; }
   .row { display: flex; gap: 6px; margin-top: 10px; flex-wrap: wrap; }
   .row button, .x { border: 1px solid #b9c4d6; background: #fff; border-radius: 6px; padding: 4px 10px; cursor: pointer; font-size: 13px; }
@@ -455,7 +456,9 @@
     const changed = res.rewrite.trim() !== ui.sent.draft.trim();
     const secs = (res.timings.total_ms / 1000).toFixed(1);
     // "draft": the guard refused every rewrite, which is not the same as "already reads well"
-    setStatus(changed ? t(`done_${res.source}`, [secs]) : t(res.source === "draft" ? "done_draft" : "doneUnchanged"));
+    const notes = S.summarizeWarnings(res.warnings);
+    const done = changed ? t(`done_${res.source}`, [secs]) : t(res.source === "draft" ? "done_draft" : "doneUnchanged");
+    setStatus(notes.length ? `${done} ${t("doneNotes")}` : done);
     ui.replace.disabled = !changed;
     ui.copy.disabled = false;
     let guidance = {};
@@ -469,13 +472,24 @@
       ui.chips.append(h("li", {}, h("button", { class: "chip", type: "button", title: whyText, "aria-label": `${r.title}: ${whyText}`,
         onclick: () => { ui.why.textContent = `${r.title}: ${whyText}`; } }, r.title)));
     }
-    for (const w of res.warnings) ui.warnings.append(h("div", { class: "warn" }, `⚠ ${w}`));
+    renderWarnings(notes, res.warnings);
     setPhase("done");
     place();
     // move focus only from the button that started this; never out of the customer box or the
     // editor, where the next keystroke (Space, Enter) would otherwise press Replace
     const focused = ui.shadow.activeElement;
     if (focused === ui.cancel || focused === ui.retry) (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
+  }
+
+  /** One localised line per kind of server warning; the server's own (English) sentences as details. */
+  function renderWarnings(notes, sentences) {
+    for (const n of notes) {
+      const subs = n.kind === "fixed" ? [n.phrases.map((p) => `"${p}"`).join(", ")] : [String(n.count)];
+      ui.warnings.append(h("div", { class: "warn" }, `⚠ ${t(`warn_${n.kind}`, subs)}`));
+    }
+    if (!sentences.length) return;
+    ui.warnings.append(h("details", { class: "details" }, h("summary", {}, t("warnDetails")),
+      h("ul", { lang: "en" }, ...sentences.map((w) => h("li", {}, w)))));
   }
 
   function onReplace() {
