@@ -161,7 +161,9 @@
   .src { color: #5a6270; font-weight: 400; }
   textarea { width: 100%; min-height: 52px; max-height: 140px; resize: vertical; font-size: 12px; border: 1px solid #c9d1dd;
     border-radius: 6px; padding: 4px 6px; }
-  .status { margin: 8px 0; color: #33415c; min-height: 1.2em; }
+  .progress { display: flex; gap: 8px; align-items: baseline; margin: 8px 0; }
+  .status { flex: 1; color: #33415c; min-height: 1.2em; }
+  .meter { color: #5a6270; font-size: 12px; }
   .status.error { color: #a52a1a; font-weight: 600; }
   .out { white-space: pre-wrap; border: 1px solid #e1e6ee; border-radius: 6px; padding: 8px; min-height: 40px; background: #fafbfd; }
   ins { background: #dcf5e3; text-decoration: none; } del { background: #fbe1dd; color: #7a2a1a; }
@@ -206,7 +208,9 @@
     const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"), title: t("buttonTitle"),
       onmousedown: (e) => e.preventDefault(), // keep the editor's focus and selection
       onclick: trusted(() => openPanel({ start: true })) }, "Sävy", badge);
+    // announced: only the phase changes setStatus writes; the token count and streamed text are not
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
+    const meter = h("span", { class: "meter", "aria-hidden": "true" });
     const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src" });
     const src = h("span", { class: "src", id: "savy-src" });
     const out = h("div", { class: "out", role: "region", "aria-label": t("rewriteLabel"), tabindex: "0" });
@@ -225,7 +229,7 @@
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
     h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), customer,
     hintsTitle, hints,
-    status, out, chips, why, warnings,
+    h("div", { class: "progress" }, status, meter), out, chips, why, warnings,
     h("div", { class: "row" }, replace, copy, retry, cancel));
     const toast = h("div", { class: "toast", role: "alert", lang: LANG });
     shadow.append(button, panel, toast);
@@ -237,7 +241,7 @@
       style.textContent = CSS;
       shadow.prepend(style);
     }
-    return { host, shadow, button, badge, panel, status, customer, src, out, chips, why, warnings, hints, hintsTitle,
+    return { host, shadow, button, badge, panel, status, meter, customer, src, out, chips, why, warnings, hints, hintsTitle,
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
   }
 
@@ -290,11 +294,13 @@
       ui.panel.dataset.deltas = "0";
       delete ui.panel.dataset.result;
     }
-    ui.panel.setAttribute("aria-busy", String(phase === "working"));
+    // busy on the streamed text only: on the panel it would hold back the status announcements too
+    ui.out.setAttribute("aria-busy", String(phase === "working"));
+    if (phase !== "working") ui.meter.textContent = "";
   }
 
   function setStatus(text, isError) {
-    ui.status.textContent = text;
+    if (ui.status.textContent !== text) ui.status.textContent = text; // the same text is not news
     ui.status.classList.toggle("error", !!isError);
     place(); // the panel grew or shrank
   }
@@ -365,6 +371,7 @@
     ui.warnings.textContent = "";
     ui.result = null;
     ui.streamed = "";
+    ui.attempt = 0;
     ui.replace.disabled = true;
     ui.copy.disabled = true;
   }
@@ -373,6 +380,7 @@
     ensureUi();
     stopStream();
     resetOutput();
+    setStatus(""); // so the same message as last time is announced again
     const d = readDraft(editor);
     if (!d.text) {
       setPhase("error");
@@ -424,11 +432,12 @@
         if (msg.attempt !== ui.attempt) {
           ui.attempt = msg.attempt;
           ui.streamed = "";
+          setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting"));
         }
         ui.streamed += msg.text;
         ui.panel.dataset.deltas = String(++ui.deltas);
         ui.out.textContent = ui.streamed;
-        setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting", [String(msg.tokens)]));
+        ui.meter.textContent = t("tokenCount", [String(msg.tokens)]);
         break;
       case K.REWRITE_DONE:
         stopStream();
