@@ -18,7 +18,7 @@
 
   let settings = { hints: true, disabledHosts: [] };
   let editor = null; // the reply editor the UI is attached to
-  let lastOutsideSelection = ""; // page selection outside any editor: a candidate customer message
+  let lastOutsideSelection = null; // {text, at, range}: a page selection outside any editor, a candidate customer message
   let hintTimer = 0;
   let hintSeq = 0;
   let findings = [];
@@ -130,16 +130,35 @@
         if (text) return { text, source: t("sourceSite", [topAdapter.name]) };
       }
     } catch (_) { /* cross-origin parent */ }
-    if (lastOutsideSelection) return { text: lastOutsideSelection, source: t("sourceSelection") };
+    const selected = outsideSelection();
+    if (selected) return { text: selected, source: t("sourceSelection") };
     return { text: "", source: t("sourceNone") };
   }
 
-  document.addEventListener("selectionchange", () => {
+  /** The page's selection outside any editor, as clean text ("" when there is none). */
+  function currentOutsideSelection() {
     const s = document.getSelection();
-    if (!s || s.isCollapsed || !s.anchorNode) return;
-    if (editableRoot(s.anchorNode) || (ui && ui.host.contains(s.anchorNode))) return;
-    const text = S.cleanPageText(s.toString());
-    if (text.length > 1) lastOutsideSelection = text;
+    if (!s || s.isCollapsed || !s.anchorNode) return "";
+    if (editableRoot(s.anchorNode) || (ui && ui.host.contains(s.anchorNode))) return "";
+    return S.cleanPageText(s.toString());
+  }
+
+  /** The remembered selection, if it is still current, or recent and still on the page. */
+  function outsideSelection() {
+    const sel = lastOutsideSelection;
+    if (!sel) return "";
+    // a range's text has no line breaks between blocks, a selection's has: compare without whitespace
+    const squash = (x) => x.replace(/[\s\u00a0]+/g, "");
+    const present = !sel.range.collapsed && squash(sel.range.toString()).endsWith(squash(sel.text));
+    if (S.selectionStillValid(sel, { now: Date.now(), current: currentOutsideSelection(), present })) return sel.text;
+    lastOutsideSelection = null;
+    return "";
+  }
+
+  document.addEventListener("selectionchange", () => {
+    const text = currentOutsideSelection();
+    // the range is live: it follows the page's edits and collapses when its text is removed
+    if (text.length > 1) lastOutsideSelection = { text, at: Date.now(), range: document.getSelection().getRangeAt(0).cloneRange() };
   });
 
   // ---------- UI (shadow DOM, so page styles neither leak in nor out) ----------
@@ -156,6 +175,7 @@
   .panel { position: fixed; z-index: 2147483647; width: min(440px, calc(100vw - 16px)); max-height: min(calc(100vh - 16px), 640px);
     overflow: auto; background: #fff; color: #1b1f24; border: 1px solid #b9c4d6; border-radius: 10px;
     box-shadow: 0 6px 24px rgba(0,0,0,.2); padding: 12px; font-size: 13px; line-height: 1.45; display: none; }
+  .head { display: flex; justify-content: space-between; align-items: baseline; gap: 6px; }
   h2 { font-size: 14px; margin: 0 0 8px; display: flex; justify-content: space-between; align-items: center; }
   label { font-weight: 600; display: block; margin: 6px 0 2px; }
   .src { color: #5a6270; font-weight: 400; }
@@ -211,7 +231,10 @@
     // announced: only the phase changes setStatus writes; the token count and streamed text are not
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
     const meter = h("span", { class: "meter", "aria-hidden": "true" });
-    const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src" });
+    const clear = h("button", { class: "x", type: "button", "aria-label": t("clearCustomerLabel"), onclick: () => clearCustomer() },
+      t("clearCustomer"));
+    const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src",
+      oninput: () => { clear.hidden = !customer.value; } });
     const src = h("span", { class: "src", id: "savy-src" });
     const out = h("div", { class: "out", role: "region", "aria-label": t("rewriteLabel"), tabindex: "0" });
     const chips = h("ul", { class: "chips", "aria-label": t("rulesLabel") });
@@ -227,7 +250,7 @@
     const panel = h("div", { class: "panel", role: "dialog", lang: LANG, "aria-modal": "false", "aria-labelledby": "savy-title",
       onkeydown: (e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } } },
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
-    h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), customer,
+    h("div", { class: "head" }, h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), clear), customer,
     hintsTitle, hints,
     h("div", { class: "progress" }, status, meter), out, chips, why, warnings,
     h("div", { class: "row" }, replace, copy, retry, cancel));
@@ -241,7 +264,7 @@
       style.textContent = CSS;
       shadow.prepend(style);
     }
-    return { host, shadow, button, badge, panel, status, meter, customer, src, out, chips, why, warnings, hints, hintsTitle,
+    return { host, shadow, button, badge, panel, status, meter, customer, src, clear, out, chips, why, warnings, hints, hintsTitle,
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
   }
 
@@ -337,13 +360,25 @@
     ui.button.style.display = "inline-flex";
     if (!wasOpen || customerOverride) {
       const c = customerOverride ? { text: customerOverride, source: t("sourceSelection") } : customerMessage(editor);
-      ui.customer.value = c.text;
-      ui.src.textContent = `(${c.source})`;
+      showCustomer(c.text, c.source);
     }
     renderHints();
     place();
     if (start) startRewrite();
     (start ? ui.cancel : ui.customer).focus({ preventScroll: true });
+  }
+
+  function showCustomer(text, source) {
+    ui.customer.value = text;
+    ui.src.textContent = `(${source})`;
+    ui.clear.hidden = !text;
+  }
+
+  /** The agent says this is not the customer's message: forget it, and a remembered selection too. */
+  function clearCustomer() {
+    lastOutsideSelection = null;
+    showCustomer("", t("sourceNone"));
+    ui.customer.focus();
   }
 
   function closePanel() {
