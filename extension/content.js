@@ -621,9 +621,11 @@
 
   chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
     if (!msg || msg.kind !== K.UI_OPEN) return false;
-    // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't)
+    // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't);
+    // from the popup, which has the focus itself, the frame whose editor is still the active element
     const focusInChild = document.activeElement && /^(IFRAME|FRAME)$/.test(document.activeElement.tagName);
-    if (!msg.frameTargeted && (!document.hasFocus() || focusInChild)) return false; // not ours: stay silent
+    const focusHere = msg.fromPopup ? !!editableRoot(document.activeElement) : document.hasFocus();
+    if (!msg.frameTargeted && (!focusHere || focusInChild)) return false; // not ours: stay silent
     if (!enabledHere()) {
       toast(t("err_site_off"));
       reply({ handled: true });

@@ -10,7 +10,8 @@
 
   // The kind-keyed protocol between content scripts / pages and the service worker.
   // Requests (sendMessage, answered once):
-  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle
+  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle,
+  //   tab/open {tabId} (the popup: open the panel in that tab, injecting the content script if needed)
   // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
   //   -> rewrite/start {draft, customer_message}
   //   -> rewrite/ping {} (every 20 s while waiting: an incoming event keeps the worker alive)
@@ -19,7 +20,7 @@
   //   <- rewrite/done {result}
   //   <- rewrite/error {error: {code, message}}
   // Service worker -> tab (commands and context menu):
-  //   ui/open {selection}
+  //   ui/open {selection, frameTargeted, fromPopup}
   const KINDS = Object.freeze({
     SETTINGS_GET: "settings/get",
     SETTINGS_SAVE: "settings/save",
@@ -27,6 +28,7 @@
     ANALYZE: "analyze",
     RULES_GET: "rules/get",
     SITE_TOGGLE: "site/toggle",
+    TAB_OPEN: "tab/open",
     REWRITE_START: "rewrite/start",
     REWRITE_PING: "rewrite/ping",
     REWRITE_PROGRESS: "rewrite/progress",
@@ -43,6 +45,7 @@
     analyze: ["draft"],
     "rules/get": [],
     "site/toggle": ["host"],
+    "tab/open": ["tabId"],
     "rewrite/start": ["draft"],
     "rewrite/ping": [],
   };
