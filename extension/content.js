@@ -3,13 +3,24 @@
 // kind-keyed message to the service worker.
 (function () {
   "use strict";
-  if (window.__savyContent) return; // injected twice (static + on demand): keep the first
-  window.__savyContent = true;
+  // injected twice (static + on demand): keep the first, unless an extension update orphaned it
+  const prev = window.__savyContent;
+  if (prev && !(prev.alive && !prev.alive())) return;
+  if (prev) prev.retire();
+  window.__savyContent = { alive: () => !dead && !S.contextInvalidated(RUNTIME), retire: () => retire() };
 
   const S = globalThis.SavyShared;
   const A = globalThis.SavyAdapters;
   const K = S.KINDS;
-  const t = (key, subs) => chrome.i18n.getMessage(key, subs) || key;
+  const RUNTIME = chrome.runtime; // this copy's own: after an update, its id is gone
+  const t = (key, subs) => {
+    try {
+      return chrome.i18n.getMessage(key, subs) || key;
+    } catch (_) {
+      return key; // an orphaned copy
+    }
+  };
+  const UPDATED = t("err_updated"); // read now: an orphaned copy may not reach its messages
   const LANG = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
   const HOST = location.hostname;
   // the shadow root is open (end-to-end tests read it), so a page script could click our buttons:
@@ -23,6 +34,7 @@
   let hintSeq = 0;
   let findings = [];
   let ui = null;
+  let dead = false; // orphaned by an extension update or reload, or replaced by a newer copy
 
   // ---------- editors ----------
 
@@ -435,7 +447,8 @@
     let port;
     try {
       port = chrome.runtime.connect({ name: "rewrite" });
-    } catch (_) { // the extension was updated or reloaded under this page
+    } catch (e) {
+      if (S.contextInvalidated(RUNTIME, e)) return orphaned();
       setPhase("error");
       setStatus(errorText("disconnected"), true);
       return;
@@ -446,6 +459,7 @@
       if (ui.port === port) {
         clearInterval(ui.keepAlive);
         ui.port = null;
+        if (S.contextInvalidated(RUNTIME)) return orphaned();
         setPhase("error");
         setStatus(errorText("disconnected"), true);
       }
@@ -509,7 +523,9 @@
     try {
       const rules = await chrome.runtime.sendMessage({ kind: K.RULES_GET });
       if (rules && rules.ok) guidance = rules.guidance;
-    } catch (_) { /* chips without their why */ }
+    } catch (e) { // chips without their why
+      if (S.contextInvalidated(RUNTIME, e)) orphaned();
+    }
     if (ui.result !== res) return; // Retry or a new rewrite started meanwhile
     for (const r of res.applied_rules) {
       const whyText = guidance[r.id] || "";
@@ -564,7 +580,7 @@
   function scheduleHints() {
     clearTimeout(hintTimer);
     const seq = ++hintSeq; // an answer still on its way is for an older draft, or another editor
-    if (!settings.hints || !editor) return;
+    if (dead || !settings.hints || !editor) return;
     hintTimer = setTimeout(async () => {
       // settings may have arrived or changed since: hints off, or this site switched off
       if (!settings.hints || !enabledHere() || !editor || !editor.isConnected) return;
@@ -577,13 +593,42 @@
       let res;
       try {
         res = await chrome.runtime.sendMessage({ kind: K.ANALYZE, draft: d.text });
-      } catch (_) {
+      } catch (e) {
+        if (S.contextInvalidated(RUNTIME, e)) orphaned();
         return;
       }
       if (seq !== hintSeq) return; // a newer keystroke won
       findings = res && res.ok ? res.result.findings : [];
       renderHints();
     }, 700);
+  }
+
+  // ---------- after an extension update ----------
+
+  /** The extension was updated or reloaded under this page: this copy can no longer reach it. Say
+   *  so where the agent is looking, and take the button away; a shown result can still be used. */
+  function orphaned() {
+    if (dead) return;
+    dead = true;
+    clearTimeout(hintTimer);
+    stopStream();
+    ensureUi();
+    ui.button.remove();
+    if (ui.panel.style.display === "block") {
+      ui.retry.disabled = true;
+      setPhase("error");
+      setStatus(UPDATED, true);
+    } else {
+      toast(UPDATED);
+    }
+  }
+
+  /** A newer copy (injected on demand after an update) takes over from this one. */
+  function retire() {
+    dead = true;
+    clearTimeout(hintTimer);
+    stopStream();
+    if (ui) ui.host.remove();
   }
 
   // ---------- wiring ----------
@@ -593,11 +638,12 @@
   }
 
   document.addEventListener("focusin", (e) => {
-    if (!enabledHere()) return;
+    if (dead || !enabledHere()) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (ui && ui.host.contains(e.target)) return;
     const el = editableRoot(target);
     if (el && !optedOut(el)) {
+      if (S.contextInvalidated(RUNTIME)) return orphaned();
       if (el !== editor) {
         findings = [];
         renderHints();
@@ -610,7 +656,7 @@
   }, true);
 
   document.addEventListener("input", (e) => {
-    if (editor && (e.target === editor || editor.contains(e.target))) {
+    if (!dead && editor && (e.target === editor || editor.contains(e.target))) {
       place();
       scheduleHints();
     }
