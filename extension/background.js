@@ -80,6 +80,11 @@ async function handle(msg, sender) {
       }
       rulesCache = null;
       return saveSettings(msg.settings || {});
+    case K.SHORTCUT_GET: {
+      // the agent may have changed it, or another extension holds it (then there is none)
+      const cmd = (await chrome.commands.getAll()).find((c) => c.name === "rewrite");
+      return { ok: true, shortcut: (cmd && cmd.shortcut) || "" };
+    }
     case K.TAB_OPEN:
       if (!fromOwnPage(sender)) return { ok: false, error: { code: "forbidden", message: "only Sävy's own pages open it" } };
       return { ok: await openInTab({ id: msg.tabId }, { fromPopup: true }) };

@@ -23,6 +23,7 @@
   const UPDATED = t("err_updated"); // read now: an orphaned copy may not reach its messages
   const LANG = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
   const HOST = location.hostname;
+  const DEFAULT_SHORTCUT = "Alt+Shift+S"; // manifest.json's suggested key for the "rewrite" command
   // the shadow root is open (end-to-end tests read it), so a page script could click our buttons:
   // only the agent's own clicks and keys count
   const trusted = (f) => (e) => { if (e.isTrusted) f(e); };
@@ -237,9 +238,12 @@
     for (const type of ["keydown", "keypress", "keyup"]) shadow.addEventListener(type, (e) => e.stopPropagation());
     const badge = h("span", { class: "badge", "aria-hidden": "true" });
     badge.style.display = "none";
-    const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"), title: t("buttonTitle"),
+    // the page's tab order reaches the button only at its end: the shortcut is the keyboard way in
+    const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"),
+      title: t("buttonTitle", [DEFAULT_SHORTCUT]), "aria-keyshortcuts": DEFAULT_SHORTCUT,
       onmousedown: (e) => e.preventDefault(), // keep the editor's focus and selection
       onclick: trusted(() => openPanel({ start: true })) }, "Sävy", badge);
+    if (!dead) nameShortcut(button);
     // announced: only the phase changes setStatus writes; the token count and streamed text are not
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
     const meter = h("span", { class: "meter", "aria-hidden": "true" });
@@ -278,6 +282,22 @@
     }
     return { host, shadow, button, badge, panel, status, meter, customer, src, clear, out, chips, why, warnings, hints, hintsTitle,
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
+  }
+
+  /** The tooltip (the button's accessible description) names the shortcut the browser has now. */
+  async function nameShortcut(button) {
+    let res;
+    try {
+      res = await chrome.runtime.sendMessage({ kind: K.SHORTCUT_GET });
+    } catch (e) {
+      if (S.contextInvalidated(RUNTIME, e)) orphaned();
+      return;
+    }
+    if (!res || !res.ok) return;
+    button.title = res.shortcut ? t("buttonTitle", [res.shortcut]) : t("buttonTitleNoKey");
+    // aria-keyshortcuts takes key names ("Alt+Shift+S"), not the symbols macOS shows
+    if (/^[\w+]+$/.test(res.shortcut)) button.setAttribute("aria-keyshortcuts", res.shortcut);
+    else button.removeAttribute("aria-keyshortcuts");
   }
 
   function ensureUi() {

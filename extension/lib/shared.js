@@ -10,7 +10,7 @@
 
   // The kind-keyed protocol between content scripts / pages and the service worker.
   // Requests (sendMessage, answered once):
-  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle,
+  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle, shortcut/get,
   //   tab/open {tabId} (the popup: open the panel in that tab, injecting the content script if needed)
   // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
   //   -> rewrite/start {draft, customer_message}
@@ -29,6 +29,7 @@
     RULES_GET: "rules/get",
     SITE_TOGGLE: "site/toggle",
     TAB_OPEN: "tab/open",
+    SHORTCUT_GET: "shortcut/get",
     REWRITE_START: "rewrite/start",
     REWRITE_PING: "rewrite/ping",
     REWRITE_PROGRESS: "rewrite/progress",
@@ -46,6 +47,7 @@
     "rules/get": [],
     "site/toggle": ["host"],
     "tab/open": ["tabId"],
+    "shortcut/get": [],
     "rewrite/start": ["draft"],
     "rewrite/ping": [],
   };

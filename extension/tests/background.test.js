@@ -24,7 +24,7 @@ function load(stored, frames = () => undefined) {
     runtime: { onMessage: on("message"), onConnect: on("connect"), onInstalled: on("installed"),
       getURL: (p) => `chrome-extension://savy/${p}` },
     i18n: { getUILanguage: () => "en", getMessage: (k) => k },
-    commands: { onCommand: on("command") },
+    commands: { onCommand: on("command"), getAll: async () => [{ name: "rewrite", shortcut: "Ctrl+Shift+Y" }] },
     contextMenus: { onClicked: on("menu"), removeAll: (cb) => cb(), create: () => {} },
     tabs: { sendMessage: async (tabId, msg, target) => { toTabs.push({ tabId, msg, target }); return frames(target || {}); } },
     scripting: { executeScript: async (opts) => { injected.push(opts); } },
@@ -138,4 +138,10 @@ test("the shortcut reaches the focused frame, and falls back to the top frame's 
   assert.equal(toTabs[0].msg.kind, "ui/open");
   assert.equal(toTabs[0].msg.fromPopup, false);
   assert.deepEqual(plain(toTabs[toTabs.length - 1].target), { frameId: 0 });
+});
+
+test("the button's tooltip can name the shortcut the agent set, not only the suggested one", async () => {
+  const { listeners } = load({});
+  const r = await ask(listeners, { kind: "shortcut/get" });
+  assert.deepEqual(plain(r), { ok: true, shortcut: "Ctrl+Shift+Y" });
 });
