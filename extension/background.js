@@ -65,6 +65,8 @@ async function checkServer(server, token) {
 
 let rulesCache = null;
 
+const fromOwnPage = (sender) => !!sender.url && sender.url.startsWith(chrome.runtime.getURL(""));
+
 async function handle(msg, sender) {
   const bad = S.checkMessage(msg);
   if (bad) return { ok: false, error: { code: "invalid", message: bad } };
@@ -73,11 +75,19 @@ async function handle(msg, sender) {
     case K.SETTINGS_GET:
       return { ok: true, settings: st };
     case K.SETTINGS_SAVE:
-      if (!sender.url || !sender.url.startsWith(chrome.runtime.getURL(""))) {
+      if (!fromOwnPage(sender)) {
         return { ok: false, error: { code: "forbidden", message: "settings are changed from Sävy's own pages" } };
       }
       rulesCache = null;
       return saveSettings(msg.settings || {});
+    case K.SHORTCUT_GET: {
+      // the agent may have changed it, or another extension holds it (then there is none)
+      const cmd = (await chrome.commands.getAll()).find((c) => c.name === "rewrite");
+      return { ok: true, shortcut: (cmd && cmd.shortcut) || "" };
+    }
+    case K.TAB_OPEN:
+      if (!fromOwnPage(sender)) return { ok: false, error: { code: "forbidden", message: "only Sävy's own pages open it" } };
+      return { ok: await openInTab({ id: msg.tabId }, { fromPopup: true }) };
     case K.SERVER_CHECK:
       return checkServer(msg.server, msg.token);
     case K.SITE_TOGGLE: {
@@ -191,23 +201,36 @@ chrome.runtime.onConnect.addListener((port) => {
 
 // ---------- shortcut and context menu: open the panel in the tab (injecting on demand via activeTab) ----------
 
-async function openInTab(tab, frameId, selection) {
-  if (!tab || tab.id == null) return;
+/** Send a message to a tab; the answer, or undefined when no content script took it. */
+async function tell(tabId, msg, target) {
+  try {
+    return await chrome.tabs.sendMessage(tabId, msg, target);
+  } catch (_) {
+    return undefined;
+  }
+}
+
+/** Open the panel in a tab: in the frame asked for, else in the frame with the agent's focus, else
+ *  the top frame says what to do (the "click into a reply box" toast). True when a frame answered. */
+async function openInTab(tab, { frameId, selection, fromPopup } = {}) {
+  if (!tab || tab.id == null) return false;
   const target = frameId != null ? { frameId } : undefined;
-  const msg = { kind: K.UI_OPEN, selection: selection || "", frameTargeted: frameId != null };
-  try {
-    await chrome.tabs.sendMessage(tab.id, msg, target);
-    return;
-  } catch (_) { /* no content script there yet: a page outside the built-in sites */ }
-  try {
-    const where = frameId != null ? { tabId: tab.id, frameIds: [frameId] } : { tabId: tab.id, allFrames: true };
-    await chrome.scripting.executeScript({ target: where, files: [...S.CONTENT_FILES] });
-    await chrome.tabs.sendMessage(tab.id, msg, target);
-  } catch (_) { /* a page extensions may not script (browser pages, web store) */ }
+  const msg = { kind: K.UI_OPEN, selection: selection || "", frameTargeted: frameId != null, fromPopup: !!fromPopup };
+  let answer = await tell(tab.id, msg, target);
+  if (!answer) {
+    // no content script there yet: a page outside the built-in sites (a second copy returns at once)
+    try {
+      const where = frameId != null ? { tabId: tab.id, frameIds: [frameId] } : { tabId: tab.id, allFrames: true };
+      await chrome.scripting.executeScript({ target: where, files: [...S.CONTENT_FILES] });
+    } catch (_) { /* a page extensions may not script (browser pages, web store) */ }
+    answer = await tell(tab.id, msg, target);
+  }
+  if (!answer && frameId == null) answer = await tell(tab.id, { ...msg, frameTargeted: true }, { frameId: 0 });
+  return !!answer;
 }
 
 chrome.commands.onCommand.addListener((command, tab) => {
-  if (command === "rewrite") openInTab(tab, null, "");
+  if (command === "rewrite") openInTab(tab);
 });
 
 chrome.runtime.onInstalled.addListener(() => {
@@ -217,5 +240,5 @@ chrome.runtime.onInstalled.addListener(() => {
 });
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {
-  if (info.menuItemId === "savy-rewrite") openInTab(tab, info.frameId, info.selectionText);
+  if (info.menuItemId === "savy-rewrite") openInTab(tab, { frameId: info.frameId, selection: info.selectionText });
 });

@@ -3,26 +3,39 @@
 // kind-keyed message to the service worker.
 (function () {
   "use strict";
-  if (window.__savyContent) return; // injected twice (static + on demand): keep the first
-  window.__savyContent = true;
+  // injected twice (static + on demand): keep the first, unless an extension update orphaned it
+  const prev = window.__savyContent;
+  if (prev && !(prev.alive && !prev.alive())) return;
+  if (prev) prev.retire();
+  window.__savyContent = { alive: () => !dead && !S.contextInvalidated(RUNTIME), retire: () => retire() };
 
   const S = globalThis.SavyShared;
   const A = globalThis.SavyAdapters;
   const K = S.KINDS;
-  const t = (key, subs) => chrome.i18n.getMessage(key, subs) || key;
+  const RUNTIME = chrome.runtime; // this copy's own: after an update, its id is gone
+  const t = (key, subs) => {
+    try {
+      return chrome.i18n.getMessage(key, subs) || key;
+    } catch (_) {
+      return key; // an orphaned copy
+    }
+  };
+  const UPDATED = t("err_updated"); // read now: an orphaned copy may not reach its messages
   const LANG = chrome.i18n.getUILanguage().startsWith("fi") ? "fi" : "en";
   const HOST = location.hostname;
+  const DEFAULT_SHORTCUT = "Alt+Shift+S"; // manifest.json's suggested key for the "rewrite" command
   // the shadow root is open (end-to-end tests read it), so a page script could click our buttons:
   // only the agent's own clicks and keys count
   const trusted = (f) => (e) => { if (e.isTrusted) f(e); };
 
   let settings = { hints: true, disabledHosts: [] };
   let editor = null; // the reply editor the UI is attached to
-  let lastOutsideSelection = ""; // page selection outside any editor: a candidate customer message
+  let lastOutsideSelection = null; // {text, at, range}: a page selection outside any editor, a candidate customer message
   let hintTimer = 0;
   let hintSeq = 0;
   let findings = [];
   let ui = null;
+  let dead = false; // orphaned by an extension update or reload, or replaced by a newer copy
 
   // ---------- editors ----------
 
@@ -130,16 +143,35 @@
         if (text) return { text, source: t("sourceSite", [topAdapter.name]) };
       }
     } catch (_) { /* cross-origin parent */ }
-    if (lastOutsideSelection) return { text: lastOutsideSelection, source: t("sourceSelection") };
+    const selected = outsideSelection();
+    if (selected) return { text: selected, source: t("sourceSelection") };
     return { text: "", source: t("sourceNone") };
   }
 
-  document.addEventListener("selectionchange", () => {
+  /** The page's selection outside any editor, as clean text ("" when there is none). */
+  function currentOutsideSelection() {
     const s = document.getSelection();
-    if (!s || s.isCollapsed || !s.anchorNode) return;
-    if (editableRoot(s.anchorNode) || (ui && ui.host.contains(s.anchorNode))) return;
-    const text = S.cleanPageText(s.toString());
-    if (text.length > 1) lastOutsideSelection = text;
+    if (!s || s.isCollapsed || !s.anchorNode) return "";
+    if (editableRoot(s.anchorNode) || (ui && ui.host.contains(s.anchorNode))) return "";
+    return S.cleanPageText(s.toString());
+  }
+
+  /** The remembered selection, if it is still current, or recent and still on the page. */
+  function outsideSelection() {
+    const sel = lastOutsideSelection;
+    if (!sel) return "";
+    // a range's text has no line breaks between blocks, a selection's has: compare without whitespace
+    const squash = (x) => x.replace(/[\s\u00a0]+/g, "");
+    const present = !sel.range.collapsed && squash(sel.range.toString()).endsWith(squash(sel.text));
+    if (S.selectionStillValid(sel, { now: Date.now(), current: currentOutsideSelection(), present })) return sel.text;
+    lastOutsideSelection = null;
+    return "";
+  }
+
+  document.addEventListener("selectionchange", () => {
+    const text = currentOutsideSelection();
+    // the range is live: it follows the page's edits and collapses when its text is removed
+    if (text.length > 1) lastOutsideSelection = { text, at: Date.now(), range: document.getSelection().getRangeAt(0).cloneRange() };
   });
 
   // ---------- UI (shadow DOM, so page styles neither leak in nor out) ----------
@@ -156,12 +188,15 @@
   .panel { position: fixed; z-index: 2147483647; width: min(440px, calc(100vw - 16px)); max-height: min(calc(100vh - 16px), 640px);
     overflow: auto; background: #fff; color: #1b1f24; border: 1px solid #b9c4d6; border-radius: 10px;
     box-shadow: 0 6px 24px rgba(0,0,0,.2); padding: 12px; font-size: 13px; line-height: 1.45; display: none; }
+  .head { display: flex; justify-content: space-between; align-items: baseline; gap: 6px; }
   h2 { font-size: 14px; margin: 0 0 8px; display: flex; justify-content: space-between; align-items: center; }
   label { font-weight: 600; display: block; margin: 6px 0 2px; }
   .src { color: #5a6270; font-weight: 400; }
   textarea { width: 100%; min-height: 52px; max-height: 140px; resize: vertical; font-size: 12px; border: 1px solid #c9d1dd;
     border-radius: 6px; padding: 4px 6px; }
-  .status { margin: 8px 0; color: #33415c; min-height: 1.2em; }
+  .progress { display: flex; gap: 8px; align-items: baseline; margin: 8px 0; }
+  .status { flex: 1; color: #33415c; min-height: 1.2em; }
+  .meter { color: #5a6270; font-size: 12px; }
   .status.error { color: #a52a1a; font-weight: 600; }
   .out { white-space: pre-wrap; border: 1px solid #e1e6ee; border-radius: 6px; padding: 8px; min-height: 40px; background: #fafbfd; }
   ins { background: #dcf5e3; text-decoration: none; } del { background: #fbe1dd; color: #7a2a1a; }
@@ -169,6 +204,7 @@
   .chip { border: 1px solid #c9d1dd; border-radius: 12px; padding: 2px 8px; font-size: 12px; background: #f1f4f9; cursor: help; }
   .why { font-size: 12px; color: #33415c; margin: 4px 0; }
   .warn { color: #7a5200; font-size: 12px; margin: 2px 0; }
+  .details { color: #5a6270; font-size: 12px; margin: 2px 0; } .details ul { margin: 2px 0; padding-left: 18px; }
   .hints { margin: 6px 0; padding-left: 18px; } .hints li { margin: 2px 0; }
   .row { display: flex; gap: 6px; margin-top: 10px; flex-wrap: wrap; }
   .row button, .x { border: 1px solid #b9c4d6; background: #fff; border-radius: 6px; padding: 4px 10px; cursor: pointer; font-size: 13px; }
@@ -202,11 +238,19 @@
     for (const type of ["keydown", "keypress", "keyup"]) shadow.addEventListener(type, (e) => e.stopPropagation());
     const badge = h("span", { class: "badge", "aria-hidden": "true" });
     badge.style.display = "none";
-    const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"), title: t("buttonTitle"),
+    // the page's tab order reaches the button only at its end: the shortcut is the keyboard way in
+    const button = h("button", { class: "btn", type: "button", lang: LANG, "aria-label": t("buttonLabel"),
+      title: t("buttonTitle", [DEFAULT_SHORTCUT]), "aria-keyshortcuts": DEFAULT_SHORTCUT,
       onmousedown: (e) => e.preventDefault(), // keep the editor's focus and selection
       onclick: trusted(() => openPanel({ start: true })) }, "Sävy", badge);
+    if (!dead) nameShortcut(button);
+    // announced: only the phase changes setStatus writes; the token count and streamed text are not
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
-    const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src" });
+    const meter = h("span", { class: "meter", "aria-hidden": "true" });
+    const clear = h("button", { class: "x", type: "button", "aria-label": t("clearCustomerLabel"), onclick: () => clearCustomer() },
+      t("clearCustomer"));
+    const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src",
+      oninput: () => { clear.hidden = !customer.value; } });
     const src = h("span", { class: "src", id: "savy-src" });
     const out = h("div", { class: "out", role: "region", "aria-label": t("rewriteLabel"), tabindex: "0" });
     const chips = h("ul", { class: "chips", "aria-label": t("rulesLabel") });
@@ -222,9 +266,9 @@
     const panel = h("div", { class: "panel", role: "dialog", lang: LANG, "aria-modal": "false", "aria-labelledby": "savy-title",
       onkeydown: (e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } } },
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
-    h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), customer,
+    h("div", { class: "head" }, h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), clear), customer,
     hintsTitle, hints,
-    status, out, chips, why, warnings,
+    h("div", { class: "progress" }, status, meter), out, chips, why, warnings,
     h("div", { class: "row" }, replace, copy, retry, cancel));
     const toast = h("div", { class: "toast", role: "alert", lang: LANG });
     shadow.append(button, panel, toast);
@@ -236,8 +280,24 @@
       style.textContent = CSS;
       shadow.prepend(style);
     }
-    return { host, shadow, button, badge, panel, status, customer, src, out, chips, why, warnings, hints, hintsTitle,
+    return { host, shadow, button, badge, panel, status, meter, customer, src, clear, out, chips, why, warnings, hints, hintsTitle,
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
+  }
+
+  /** The tooltip (the button's accessible description) names the shortcut the browser has now. */
+  async function nameShortcut(button) {
+    let res;
+    try {
+      res = await chrome.runtime.sendMessage({ kind: K.SHORTCUT_GET });
+    } catch (e) {
+      if (S.contextInvalidated(RUNTIME, e)) orphaned();
+      return;
+    }
+    if (!res || !res.ok) return;
+    button.title = res.shortcut ? t("buttonTitle", [res.shortcut]) : t("buttonTitleNoKey");
+    // aria-keyshortcuts takes key names ("Alt+Shift+S"), not the symbols macOS shows
+    if (/^[\w+]+$/.test(res.shortcut)) button.setAttribute("aria-keyshortcuts", res.shortcut);
+    else button.removeAttribute("aria-keyshortcuts");
   }
 
   function ensureUi() {
@@ -289,11 +349,13 @@
       ui.panel.dataset.deltas = "0";
       delete ui.panel.dataset.result;
     }
-    ui.panel.setAttribute("aria-busy", String(phase === "working"));
+    // busy on the streamed text only: on the panel it would hold back the status announcements too
+    ui.out.setAttribute("aria-busy", String(phase === "working"));
+    if (phase !== "working") ui.meter.textContent = "";
   }
 
   function setStatus(text, isError) {
-    ui.status.textContent = text;
+    if (ui.status.textContent !== text) ui.status.textContent = text; // the same text is not news
     ui.status.classList.toggle("error", !!isError);
     place(); // the panel grew or shrank
   }
@@ -330,13 +392,25 @@
     ui.button.style.display = "inline-flex";
     if (!wasOpen || customerOverride) {
       const c = customerOverride ? { text: customerOverride, source: t("sourceSelection") } : customerMessage(editor);
-      ui.customer.value = c.text;
-      ui.src.textContent = `(${c.source})`;
+      showCustomer(c.text, c.source);
     }
     renderHints();
     place();
     if (start) startRewrite();
     (start ? ui.cancel : ui.customer).focus({ preventScroll: true });
+  }
+
+  function showCustomer(text, source) {
+    ui.customer.value = text;
+    ui.src.textContent = `(${source})`;
+    ui.clear.hidden = !text;
+  }
+
+  /** The agent says this is not the customer's message: forget it, and a remembered selection too. */
+  function clearCustomer() {
+    lastOutsideSelection = null;
+    showCustomer("", t("sourceNone"));
+    ui.customer.focus();
   }
 
   function closePanel() {
@@ -364,6 +438,7 @@
     ui.warnings.textContent = "";
     ui.result = null;
     ui.streamed = "";
+    ui.attempt = 0;
     ui.replace.disabled = true;
     ui.copy.disabled = true;
   }
@@ -372,6 +447,7 @@
     ensureUi();
     stopStream();
     resetOutput();
+    setStatus(""); // so the same message as last time is announced again
     const d = readDraft(editor);
     if (!d.text) {
       setPhase("error");
@@ -391,7 +467,8 @@
     let port;
     try {
       port = chrome.runtime.connect({ name: "rewrite" });
-    } catch (_) { // the extension was updated or reloaded under this page
+    } catch (e) {
+      if (S.contextInvalidated(RUNTIME, e)) return orphaned();
       setPhase("error");
       setStatus(errorText("disconnected"), true);
       return;
@@ -402,6 +479,7 @@
       if (ui.port === port) {
         clearInterval(ui.keepAlive);
         ui.port = null;
+        if (S.contextInvalidated(RUNTIME)) return orphaned();
         setPhase("error");
         setStatus(errorText("disconnected"), true);
       }
@@ -423,11 +501,12 @@
         if (msg.attempt !== ui.attempt) {
           ui.attempt = msg.attempt;
           ui.streamed = "";
+          setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting"));
         }
         ui.streamed += msg.text;
         ui.panel.dataset.deltas = String(++ui.deltas);
         ui.out.textContent = ui.streamed;
-        setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting", [String(msg.tokens)]));
+        ui.meter.textContent = t("tokenCount", [String(msg.tokens)]);
         break;
       case K.REWRITE_DONE:
         stopStream();
@@ -455,27 +534,42 @@
     const changed = res.rewrite.trim() !== ui.sent.draft.trim();
     const secs = (res.timings.total_ms / 1000).toFixed(1);
     // "draft": the guard refused every rewrite, which is not the same as "already reads well"
-    setStatus(changed ? t(`done_${res.source}`, [secs]) : t(res.source === "draft" ? "done_draft" : "doneUnchanged"));
+    const notes = S.summarizeWarnings(res.warnings);
+    const done = changed ? t(`done_${res.source}`, [secs]) : t(res.source === "draft" ? "done_draft" : "doneUnchanged");
+    setStatus(notes.length ? `${done} ${t("doneNotes")}` : done);
     ui.replace.disabled = !changed;
     ui.copy.disabled = false;
     let guidance = {};
     try {
       const rules = await chrome.runtime.sendMessage({ kind: K.RULES_GET });
       if (rules && rules.ok) guidance = rules.guidance;
-    } catch (_) { /* chips without their why */ }
+    } catch (e) { // chips without their why
+      if (S.contextInvalidated(RUNTIME, e)) orphaned();
+    }
     if (ui.result !== res) return; // Retry or a new rewrite started meanwhile
     for (const r of res.applied_rules) {
       const whyText = guidance[r.id] || "";
       ui.chips.append(h("li", {}, h("button", { class: "chip", type: "button", title: whyText, "aria-label": `${r.title}: ${whyText}`,
         onclick: () => { ui.why.textContent = `${r.title}: ${whyText}`; } }, r.title)));
     }
-    for (const w of res.warnings) ui.warnings.append(h("div", { class: "warn" }, `⚠ ${w}`));
+    renderWarnings(notes, res.warnings);
     setPhase("done");
     place();
     // move focus only from the button that started this; never out of the customer box or the
     // editor, where the next keystroke (Space, Enter) would otherwise press Replace
     const focused = ui.shadow.activeElement;
     if (focused === ui.cancel || focused === ui.retry) (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
+  }
+
+  /** One localised line per kind of server warning; the server's own (English) sentences as details. */
+  function renderWarnings(notes, sentences) {
+    for (const n of notes) {
+      const subs = n.kind === "fixed" ? [n.phrases.map((p) => `"${p}"`).join(", ")] : [String(n.count)];
+      ui.warnings.append(h("div", { class: "warn" }, `⚠ ${t(`warn_${n.kind}`, subs)}`));
+    }
+    if (!sentences.length) return;
+    ui.warnings.append(h("details", { class: "details" }, h("summary", {}, t("warnDetails")),
+      h("ul", { lang: "en" }, ...sentences.map((w) => h("li", {}, w)))));
   }
 
   function onReplace() {
@@ -506,7 +600,7 @@
   function scheduleHints() {
     clearTimeout(hintTimer);
     const seq = ++hintSeq; // an answer still on its way is for an older draft, or another editor
-    if (!settings.hints || !editor) return;
+    if (dead || !settings.hints || !editor) return;
     hintTimer = setTimeout(async () => {
       // settings may have arrived or changed since: hints off, or this site switched off
       if (!settings.hints || !enabledHere() || !editor || !editor.isConnected) return;
@@ -519,13 +613,42 @@
       let res;
       try {
         res = await chrome.runtime.sendMessage({ kind: K.ANALYZE, draft: d.text });
-      } catch (_) {
+      } catch (e) {
+        if (S.contextInvalidated(RUNTIME, e)) orphaned();
         return;
       }
       if (seq !== hintSeq) return; // a newer keystroke won
       findings = res && res.ok ? res.result.findings : [];
       renderHints();
     }, 700);
+  }
+
+  // ---------- after an extension update ----------
+
+  /** The extension was updated or reloaded under this page: this copy can no longer reach it. Say
+   *  so where the agent is looking, and take the button away; a shown result can still be used. */
+  function orphaned() {
+    if (dead) return;
+    dead = true;
+    clearTimeout(hintTimer);
+    stopStream();
+    ensureUi();
+    ui.button.remove();
+    if (ui.panel.style.display === "block") {
+      ui.retry.disabled = true;
+      setPhase("error");
+      setStatus(UPDATED, true);
+    } else {
+      toast(UPDATED);
+    }
+  }
+
+  /** A newer copy (injected on demand after an update) takes over from this one. */
+  function retire() {
+    dead = true;
+    clearTimeout(hintTimer);
+    stopStream();
+    if (ui) ui.host.remove();
   }
 
   // ---------- wiring ----------
@@ -535,11 +658,12 @@
   }
 
   document.addEventListener("focusin", (e) => {
-    if (!enabledHere()) return;
+    if (dead || !enabledHere()) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (ui && ui.host.contains(e.target)) return;
     const el = editableRoot(target);
     if (el && !optedOut(el)) {
+      if (S.contextInvalidated(RUNTIME)) return orphaned();
       if (el !== editor) {
         findings = [];
         renderHints();
@@ -552,7 +676,7 @@
   }, true);
 
   document.addEventListener("input", (e) => {
-    if (editor && (e.target === editor || editor.contains(e.target))) {
+    if (!dead && editor && (e.target === editor || editor.contains(e.target))) {
       place();
       scheduleHints();
     }
@@ -563,9 +687,11 @@
 
   chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
     if (!msg || msg.kind !== K.UI_OPEN) return false;
-    // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't)
+    // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't);
+    // from the popup, which has the focus itself, the frame whose editor is still the active element
     const focusInChild = document.activeElement && /^(IFRAME|FRAME)$/.test(document.activeElement.tagName);
-    if (!msg.frameTargeted && (!document.hasFocus() || focusInChild)) return false; // not ours: stay silent
+    const focusHere = msg.fromPopup ? !!editableRoot(document.activeElement) : document.hasFocus();
+    if (!msg.frameTargeted && (!focusHere || focusInChild)) return false; // not ours: stay silent
     if (!enabledHere()) {
       toast(t("err_site_off"));
       reply({ handled: true });

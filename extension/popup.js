@@ -19,10 +19,9 @@
     if (r.ok) { off = r.settings.disabledHosts.includes(host); render(); }
   });
   $("run").addEventListener("click", async () => {
-    // the popup click grants activeTab: inject into this page only now, on the agent's action
-    try {
-      await chrome.scripting.executeScript({ target: { tabId: tab.id, allFrames: true }, files: [...SavyShared.CONTENT_FILES] });
-    } catch (_) { /* not scriptable */ }
+    // opening the popup granted activeTab: the service worker injects into this page (only now, on
+    // the agent's action) and opens the panel for its focused editor, or says to click into one
+    await chrome.runtime.sendMessage({ kind: "tab/open", tabId: tab.id });
     window.close();
   });
   $("options").addEventListener("click", () => chrome.runtime.openOptionsPage());

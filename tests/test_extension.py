@@ -5,6 +5,7 @@ signature must be byte-identical after Replace; with the server down the draft s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -51,8 +52,19 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium package "
         "(or set SAVY_CHROMIUM)")
     pw = playwright_sync.sync_playwright().start()
+    try:
+        with launch(pw, tmp_path_factory.mktemp("chromium-profile")) as ctx:
+            ctx.savy_pw = pw
+            yield ctx
+    finally:
+        pw.stop()
+
+
+@contextlib.contextmanager
+def launch(pw: Any, profile: Path) -> Iterator[Any]:
+    """Chromium with the unpacked extension; ctx.savy_sw is its service worker, ctx.savy_id its id."""
     ctx = pw.chromium.launch_persistent_context(
-        str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+        str(profile), executable_path=CHROMIUM, headless=True,
         locale="en-US", viewport={"width": 1100, "height": 800},
         args=[f"--disable-extensions-except={EXT}", f"--load-extension={EXT}", "--no-sandbox",
               "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,7 +76,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield ctx
     finally:
         ctx.close()
-        pw.stop()
 
 
 def configure(ctx: Any, server: str, token: str = TOKEN, hints: bool = True) -> None:
@@ -276,3 +287,123 @@ def test_context_menu_uses_the_selection_as_customer_message(ext: Any, pages_url
     page.keyboard.press("Escape")  # cancels the stream and closes the panel, draft untouched
     page.locator("savy-ui [role=dialog]").wait_for(state="hidden")
     assert page.locator("#reply").input_value().startswith("Refund of £49.00")
+
+
+class _FakeStreamHandler(http.server.BaseHTTPRequestHandler):
+    """/v1/rewrite/stream with a fixed result, for what the panel does with it (the real server
+    and model are tested above): these tests need a result with warnings, on demand."""
+
+    warnings = (
+        "Model attempt 1 rejected by the guard: missing fact 20417.",
+        "Model attempt 2 rejected by the guard: missing fact 20417.",
+        "Using the rules-only rewrite.",
+        "Blames the customer: the rules could not fix it automatically.",
+    )
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/v1/rewrite/stream":
+            self.send_error(404)
+            return
+        result = {"rewrite": "Thanks for your patience! " + body["draft"], "language": "en",
+                  "customer_emotion": "neutral", "applied_rules": [], "warnings": list(self.warnings),
+                  "source": "rules", "model": "fake", "timings": {"total_ms": 1200.0}}
+        events = [("delta", {"text": "Thanks", "attempt": 1, "tokens": 1}),
+                  ("delta", {"text": " for", "attempt": 1, "tokens": 2}), ("done", result)]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def fake_server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _FakeStreamHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _panel_done(page: Any) -> None:
+    page.wait_for_function(
+        "() => document.querySelector('savy-ui').shadowRoot.querySelector('.panel').dataset.state === 'done'",
+        timeout=30000)
+
+
+def test_server_warnings_are_summarised_and_kept_as_details(browser: Any, fake_server: str, pages_url: str,
+                                                            page: Any) -> None:
+    configure(browser, fake_server, hints=False)
+    page.goto(f"{pages_url}/zendesk.html")
+    page.locator("#reply").click()
+    button = page.locator("savy-ui button.btn")
+    button.wait_for(state="visible")
+    assert "Alt+Shift+S" in button.get_attribute("title")
+    button.click()
+    _panel_done(page)
+    lines = page.locator("savy-ui .warn").all_inner_texts()
+    # one localised line per kind: the rejected attempts are implied by the rules-only rewrite
+    assert len(lines) == 2, lines
+    assert "rules-only rewrite" in lines[0] and "could not fix everything automatically (1)" in lines[1]
+    details = page.locator("savy-ui details.details")
+    assert "Details" in details.locator("summary").inner_text()
+    assert details.locator("li").all_text_contents() == list(_FakeStreamHandler.warnings)
+    # the live status says the phase, never a token count
+    status = page.locator("savy-ui .status")
+    assert status.get_attribute("aria-live") == "polite" and "token" not in status.inner_text()
+    assert "notes below" in status.inner_text()
+    page.keyboard.press("Escape")
+    page.locator("savy-ui [role=dialog]").wait_for(state="hidden")
+    assert page.evaluate("document.activeElement.id") == "reply"  # focus back in the editor
+
+
+def test_page_selection_counts_only_while_still_on_the_page(browser: Any, fake_server: str, pages_url: str,
+                                                            page: Any) -> None:
+    configure(browser, fake_server, hints=False)
+    page.goto(f"{pages_url}/plain.html")
+    select = "(id) => { const r = document.createRange(); r.selectNodeContents(document.getElementById(id)); " \
+             "getSelection().removeAllRanges(); getSelection().addRange(r); }"
+    customer = page.locator("savy-ui #savy-customer")
+    # an older selection whose text has since gone from the page is not the customer's message
+    page.evaluate(select, "old")
+    page.locator("#reply").click()
+    page.evaluate("document.getElementById('old').remove()")
+    page.locator("savy-ui button.btn").click()
+    _panel_done(page)
+    assert customer.input_value() == ""
+    assert "none found" in page.locator("savy-ui #savy-src").inner_text()
+    page.keyboard.press("Escape")
+    # a fresh selection still on the page is, shown as such, and the agent can clear it
+    page.evaluate(select, "msg")
+    page.locator("#reply").click()
+    page.locator("savy-ui button.btn").click()
+    _panel_done(page)
+    assert customer.input_value().startswith("Where is my parcel?")
+    assert "selection" in page.locator("savy-ui #savy-src").inner_text()
+    page.locator("savy-ui").get_by_role("button", name="Clear the customer's message").click()
+    assert customer.input_value() == ""
+    page.keyboard.press("Escape")
+
+
+def test_after_an_extension_reload_the_old_page_says_reload(browser: Any, tmp_path: Path,
+                                                            pages_url: str) -> None:
+    with launch(browser.savy_pw, tmp_path / "profile") as ctx:  # its own browser: this one reloads Sävy
+        page = ctx.new_page()
+        page.goto(f"{pages_url}/plain.html")
+        page.locator("#reply").click()
+        page.locator("savy-ui button.btn").wait_for(state="visible")
+        page.locator("h1, p").first.click()  # leave the editor
+        with contextlib.suppress(Exception):  # the worker goes away while answering
+            ctx.savy_sw.evaluate("() => chrome.runtime.reload()")
+        page.wait_for_timeout(1000)
+        page.locator("#reply").click()
+        toast = page.locator("savy-ui .toast")
+        toast.wait_for(state="visible", timeout=10000)
+        assert "reload this page" in toast.inner_text()
+        assert page.locator("savy-ui button.btn").count() == 0

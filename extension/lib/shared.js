@@ -10,7 +10,8 @@
 
   // The kind-keyed protocol between content scripts / pages and the service worker.
   // Requests (sendMessage, answered once):
-  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle
+  //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle, shortcut/get,
+  //   tab/open {tabId} (the popup: open the panel in that tab, injecting the content script if needed)
   // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
   //   -> rewrite/start {draft, customer_message}
   //   -> rewrite/ping {} (every 20 s while waiting: an incoming event keeps the worker alive)
@@ -19,7 +20,7 @@
   //   <- rewrite/done {result}
   //   <- rewrite/error {error: {code, message}}
   // Service worker -> tab (commands and context menu):
-  //   ui/open {selection}
+  //   ui/open {selection, frameTargeted, fromPopup}
   const KINDS = Object.freeze({
     SETTINGS_GET: "settings/get",
     SETTINGS_SAVE: "settings/save",
@@ -27,6 +28,8 @@
     ANALYZE: "analyze",
     RULES_GET: "rules/get",
     SITE_TOGGLE: "site/toggle",
+    TAB_OPEN: "tab/open",
+    SHORTCUT_GET: "shortcut/get",
     REWRITE_START: "rewrite/start",
     REWRITE_PING: "rewrite/ping",
     REWRITE_PROGRESS: "rewrite/progress",
@@ -43,6 +46,8 @@
     analyze: ["draft"],
     "rules/get": [],
     "site/toggle": ["host"],
+    "tab/open": ["tabId"],
+    "shortcut/get": [],
     "rewrite/start": ["draft"],
     "rewrite/ping": [],
   };
@@ -246,9 +251,62 @@
     return (disabledHosts || []).some((d) => h === d || h.endsWith("." + d));
   }
 
+  // The server's warnings are English sentences (server/savy/pipeline.py); the panel shows one
+  // localised line per kind and keeps the sentences as details. Matched on their stable wording.
+  const WARNING_KINDS = [
+    ["rulesUsed", (w) => w.startsWith("Using the rules-only rewrite")],
+    ["draftKept", (w) => w.startsWith("Rules-only rewrite rejected too")],
+    ["modelRejected", (w) => /^Model attempt \d+ rejected by the guard/.test(w)],
+    ["fixed", (w) => w.startsWith('Fixed "')],
+    ["notFixed", (w) => w.endsWith(": the rules could not fix it automatically.")],
+    ["busy", (w) => w.startsWith("The engine was busy")],
+  ];
+
+  /** Summarise the server's warnings: [{kind, count, phrases}] in a fixed order, one per kind.
+   *  A rejected model attempt is implied by "rules used" / "draft kept" and not repeated. */
+  function summarizeWarnings(warnings) {
+    const byKind = new Map();
+    for (const w of warnings || []) {
+      const hit = WARNING_KINDS.find(([, test]) => test(String(w)));
+      const kind = hit ? hit[0] : "other";
+      const entry = byKind.get(kind) || { kind, count: 0, phrases: [] };
+      entry.count++;
+      const phrase = kind === "fixed" && /^Fixed "([^"]*)"/.exec(w);
+      if (phrase && !entry.phrases.includes(phrase[1])) entry.phrases.push(phrase[1]);
+      byKind.set(kind, entry);
+    }
+    if (byKind.has("rulesUsed") || byKind.has("draftKept")) byKind.delete("modelRejected");
+    const order = [...WARNING_KINDS.map(([k]) => k), "other"];
+    return order.filter((k) => byKind.has(k)).map((k) => byKind.get(k));
+  }
+
+  // a selection the agent made outside the editor counts as the customer's message only while it is
+  // still selected, or for this long after, and only while that text is still on the page
+  const SELECTION_FRESH_MS = 2 * 60 * 1000;
+
+  /** Is a remembered page selection ({text, at}) still a fair guess at the customer's message?
+   *  current: the page's selection now; present: whether its text is still on the page. */
+  function selectionStillValid(sel, { now, current, present }) {
+    if (!sel || !sel.text) return false;
+    if (current && cleanPageText(current) === sel.text) return true;
+    return !!present && now - sel.at >= 0 && now - sel.at <= SELECTION_FRESH_MS;
+  }
+
+  /** After an extension update or reload, a content script left in an open page is orphaned: its
+   *  runtime has no id and every chrome.runtime call throws "Extension context invalidated". */
+  function contextInvalidated(runtime, error) {
+    let gone = true;
+    try {
+      gone = !runtime || !runtime.id;
+    } catch (_) { /* even reading the id can throw */ }
+    const text = String((error && error.message) || error || "");
+    return gone || /extension context invalidated/i.test(text);
+  }
+
   const api = {
     DEFAULT_SERVER, CONTENT_FILES, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
-    describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds,
+    describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds, summarizeWarnings,
+    SELECTION_FRESH_MS, selectionStillValid, contextInvalidated,
   };
   root.SavyShared = api;
   if (typeof module !== "undefined" && module.exports) module.exports = api;

@@ -9,11 +9,14 @@ const S = require("../lib/shared.js");
 
 const SOURCE = fs.readFileSync(path.join(__dirname, "..", "background.js"), "utf8");
 
-/** Load background.js into a fresh context; returns its listeners and every fetch it made. */
-function load(stored) {
+/** Load background.js into a fresh context; returns its listeners, every fetch it made and every
+ *  message it sent to a tab. frames: how the tab's frames answer ui/open ({frameId} => answer). */
+function load(stored, frames = () => undefined) {
   const listeners = {};
   const on = (name) => ({ addListener: (f) => { listeners[name] = f; } });
   const fetches = [];
+  const toTabs = [];
+  const injected = [];
   const sse = 'event: delta\ndata: {"text": "Hei", "attempt": 1, "tokens": 1}\n\n' +
     'event: done\ndata: {"rewrite": "Hei!"}\n\n';
   const chrome = {
@@ -21,10 +24,10 @@ function load(stored) {
     runtime: { onMessage: on("message"), onConnect: on("connect"), onInstalled: on("installed"),
       getURL: (p) => `chrome-extension://savy/${p}` },
     i18n: { getUILanguage: () => "en", getMessage: (k) => k },
-    commands: { onCommand: on("command") },
+    commands: { onCommand: on("command"), getAll: async () => [{ name: "rewrite", shortcut: "Ctrl+Shift+Y" }] },
     contextMenus: { onClicked: on("menu"), removeAll: (cb) => cb(), create: () => {} },
-    tabs: { sendMessage: async () => {} },
-    scripting: { executeScript: async () => {} },
+    tabs: { sendMessage: async (tabId, msg, target) => { toTabs.push({ tabId, msg, target }); return frames(target || {}); } },
+    scripting: { executeScript: async (opts) => { injected.push(opts); } },
   };
   const fetch = async (url, init) => {
     fetches.push({ url, init });
@@ -39,7 +42,7 @@ function load(stored) {
   const ctx = vm.createContext({ chrome, fetch, SavyShared: S, TextDecoder, TextEncoder, AbortController,
     setTimeout, clearTimeout, URL, console });
   vm.runInContext(SOURCE, ctx, { filename: "background.js" });
-  return { listeners, fetches };
+  return { listeners, fetches, toTabs, injected };
 }
 
 function ask(listeners, msg, sender = { url: "https://mail.google.com/" }) {
@@ -56,6 +59,7 @@ function connect(listeners) {
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 20));
+const plain = (x) => JSON.parse(JSON.stringify(x)); // objects made inside the vm context have its prototypes
 
 test("a stored non-loopback server is never called: the default loopback one is", async () => {
   const { listeners, fetches } = load({ server: "https://collector.example", token: "t", hints: true });
@@ -100,4 +104,44 @@ test("settings are changed only from the extension's own pages", async () => {
   const ok = await ask(listeners, { kind: "settings/save", settings: { server: "http://127.0.0.1:1/x" } },
     { url: "chrome-extension://savy/options.html" });
   assert.equal(ok.settings.server, "http://127.0.0.1:1");
+});
+
+test("popup's Open: the frame with a focused editor opens the panel, no injection needed", async () => {
+  const { listeners, toTabs, injected } = load({}, () => ({ handled: true }));
+  const r = await ask(listeners, { kind: "tab/open", tabId: 7 }, { url: "chrome-extension://savy/popup.html" });
+  assert.equal(r.ok, true);
+  assert.deepEqual(toTabs.map((m) => [m.tabId, m.msg.kind, m.msg.fromPopup]), [[7, "ui/open", true]]);
+  assert.equal(injected.length, 0);
+});
+
+test("popup's Open on a page without Sävy: inject, ask again, else the top frame shows the toast", async () => {
+  const { listeners, toTabs, injected } = load({}, (target) => (target.frameId === 0 ? { handled: true } : undefined));
+  const r = await ask(listeners, { kind: "tab/open", tabId: 7 }, { url: "chrome-extension://savy/popup.html" });
+  assert.equal(r.ok, true);
+  assert.deepEqual(plain(injected.map((o) => o.target)), [{ tabId: 7, allFrames: true }]);
+  assert.equal(toTabs.length, 3);
+  assert.deepEqual(plain(toTabs[2].target), { frameId: 0 });
+  assert.equal(toTabs[2].msg.frameTargeted, true);
+});
+
+test("only Sävy's own pages may open the panel in a tab", async () => {
+  const { listeners, toTabs } = load({});
+  const r = await ask(listeners, { kind: "tab/open", tabId: 7 });
+  assert.equal(r.error.code, "forbidden");
+  assert.equal(toTabs.length, 0);
+});
+
+test("the shortcut reaches the focused frame, and falls back to the top frame's toast", async () => {
+  const { listeners, toTabs } = load({}, (target) => (target.frameId === 0 ? { handled: true } : undefined));
+  listeners.command("rewrite", { id: 3 });
+  await tick();
+  assert.equal(toTabs[0].msg.kind, "ui/open");
+  assert.equal(toTabs[0].msg.fromPopup, false);
+  assert.deepEqual(plain(toTabs[toTabs.length - 1].target), { frameId: 0 });
+});
+
+test("the button's tooltip can name the shortcut the agent set, not only the suggested one", async () => {
+  const { listeners } = load({});
+  const r = await ask(listeners, { kind: "shortcut/get" });
+  assert.deepEqual(plain(r), { ok: true, shortcut: "Ctrl+Shift+Y" });
 });

@@ -126,3 +126,52 @@ test("message protocol: the keep-alive ping is a known kind without fields", () 
   assert.equal(S.KINDS.REWRITE_PING, "rewrite/ping");
   assert.equal(S.checkMessage({ kind: "rewrite/ping" }), null);
 });
+
+test("server warnings: one summary per kind, matched on the pipeline's wording", () => {
+  const rules = S.summarizeWarnings([
+    "Model attempt 1 rejected by the guard: missing fact 20417.",
+    "Model attempt 2 rejected by the guard: missing fact 20417.",
+    "Using the rules-only rewrite.",
+    "Blames the customer: the rules could not fix it automatically.",
+    "Says no apology: the rules could not fix it automatically.",
+  ]);
+  assert.deepEqual(rules.map((w) => [w.kind, w.count]), [["rulesUsed", 1], ["notFixed", 2]]);
+  const fixed = S.summarizeWarnings([
+    'Fixed "no problem" (no-problem) in the model\'s rewrite with the rule\'s wording.',
+    'Fixed "escalated" (no-jargon) in the model\'s rewrite with the rule\'s wording.',
+    'Fixed "no problem" (no-problem) in the model\'s rewrite with the rule\'s wording.',
+  ]);
+  assert.deepEqual(fixed, [{ kind: "fixed", count: 3, phrases: ["no problem", "escalated"] }]);
+  // a rejected first try followed by a good second one is worth its own line
+  assert.deepEqual(S.summarizeWarnings(["Model attempt 1 rejected by the guard: x."]).map((w) => w.kind), ["modelRejected"]);
+  assert.deepEqual(S.summarizeWarnings([
+    "Model attempt 1 rejected by the guard: x.", "The engine was busy for a second attempt.",
+    "Rules-only rewrite rejected too (x); returning the draft unchanged.", "Something new.",
+  ]).map((w) => w.kind), ["draftKept", "busy", "other"]);
+  assert.deepEqual(S.summarizeWarnings([]), []);
+  assert.deepEqual(S.summarizeWarnings(undefined), []);
+});
+
+test("a remembered page selection is used only while current, or recent and still on the page", () => {
+  const now = 1_000_000;
+  const sel = { text: "My parcel is late", at: now - 10_000 };
+  assert.equal(S.selectionStillValid(sel, { now, current: "", present: true }), true);
+  assert.equal(S.selectionStillValid(sel, { now, current: "", present: false }), false, "gone from the page");
+  const old = { ...sel, at: now - S.SELECTION_FRESH_MS - 1 };
+  assert.equal(S.selectionStillValid(old, { now, current: "", present: true }), false, "made long ago");
+  assert.equal(S.selectionStillValid(old, { now, current: "  My parcel\u00a0is late \n", present: true }), true, "still selected");
+  assert.equal(S.selectionStillValid(old, { now, current: "something else", present: true }), false);
+  assert.equal(S.selectionStillValid(null, { now, current: "x", present: true }), false);
+  assert.equal(S.selectionStillValid({ text: "", at: now }, { now, current: "", present: true }), false);
+});
+
+test("an orphaned content script is recognised by its runtime or by the error it gets", () => {
+  assert.equal(S.contextInvalidated({ id: "abc" }, null), false);
+  assert.equal(S.contextInvalidated({ id: "abc" }, new Error("Could not establish connection.")), false);
+  assert.equal(S.contextInvalidated({ id: undefined }, null), true);
+  assert.equal(S.contextInvalidated(undefined, null), true);
+  assert.equal(S.contextInvalidated({ id: "abc" }, new Error("Extension context invalidated.")), true);
+  assert.equal(S.contextInvalidated({ id: "abc" }, "Error: Extension context invalidated."), true);
+  const throwing = { get id() { throw new Error("Extension context invalidated."); } };
+  assert.equal(S.contextInvalidated(throwing, null), true);
+});
