@@ -63,3 +63,15 @@ def test_build_makes_chrome_zip_and_firefox_xpi(tmp_path) -> None:  # type: igno
         assert "content.js" in z.namelist() and not any(n.startswith("tests/") for n in z.namelist())
     with zipfile.ZipFile(EXT / "dist" / "savy-chrome.zip") as z:
         assert json.loads(z.read("manifest.json"))["background"] == {"service_worker": "background.js"}
+
+
+def test_warning_kinds_match_the_servers_wording() -> None:
+    """The panel sorts the server's warnings by their wording; a reworded warning would fall into
+    "other" silently, so every prefix the extension matches must be one the pipeline writes."""
+    shared = (EXT / "lib" / "shared.js").read_text(encoding="utf-8")
+    pipeline = (REPO_ROOT / "server" / "savy" / "pipeline.py").read_text(encoding="utf-8")
+    wording = re.findall(r"w\.(?:startsWith|endsWith)\((['\"])(.+?)\1\)", shared)
+    assert len(wording) >= 5
+    for _, text in wording:
+        assert text.rstrip('"') in pipeline.replace("\\'", "'"), text
+    assert re.search(r"Model attempt \{n\} rejected by the guard", pipeline)
