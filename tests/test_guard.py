@@ -129,3 +129,17 @@ def test_inflected_name_is_kept_not_lost(book: RuleBook) -> None:
                 if "Jussi" in p]
     assert any("lost fact 'Jussille'" in p for p in g.check(a, draft, "Asia on siirretty, ja soitamme 040 123 4567."))
     assert any("new name" in p for p in g.check(a, draft, "Siirsin asian Pekalle, hän soittaa 040 123 4567."))
+
+
+@pytest.mark.parametrize("draft,rewrite,ok", [
+    ("The technician arrives at 3 pm. Ticket 4471.", "Our technician will be with you at 3 pm, ticket 4471.", True),
+    ("Huoltokatko 02.00–02.15, tiketti 4471.", "Huoltokatko on klo 02.00–02.15, tiketti 4471.", True),
+    ("Hinta 9 €, tiketti 4471.", "Hinta 9 €, tiketti 4471, klo 9.30.", False),  # a new time stays new
+    ("Thanks, your refund of $45.00 is done.\nCustomer Service", "Your refund of $45.00 is done.", True),
+    ("Tracker = rate follows BoE base rate + 1.2%.", "Your rate follows the central bank's base rate plus 1.2%.", True),
+])
+def test_equivalent_facts(book: RuleBook, draft: str, rewrite: str, ok: bool) -> None:
+    lang = "fi" if "tiketti" in draft else "en"
+    a = analyse(book, draft, None, lang)
+    facts = [p for p in Guard(book).check(a, draft, rewrite) if "fact" in p or p.startswith("new ")]
+    assert (facts == []) is ok, facts

@@ -155,7 +155,7 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 # a capitalised word that is not the first word of a sentence: a likely name. The word before it must
 # be a word or a comma/dash: after ".", "?", a quote or an emoji ("eh? 😄 Power failure") a sentence starts.
-_NAME = re.compile(r"(?<=[\w,;)\]–—-][ \t])(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)")
+_NAME = re.compile(r"(?<=[\w,;)\]–—-][ \t])(?:[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?)(?![\w-])")
 # the sign-off word in any case, the name capitalised ("Thanks for your order" has no name in it)
 _SIGNOFF = re.compile(r"(?:^|\n|(?<=[.!?])[ \t])\s*(?i:t\.|terv\.|terveisin|ystävällisin terveisin|parhain terveisin|"
                       r"best|regards|best regards|kind regards|thanks|cheers|br)[,.]?\s*\n?\s*"
@@ -188,8 +188,8 @@ def fact_key(kind: str, text: str) -> str:
             cur = ("eur" if re.search(r"€|eur|\be\b|snt|sentti", t) else "usd" if "$" in t or "usd" in t
                    else "gbp" if "£" in t or "gbp" in t else "sek" if "sek" in t or "kr" in t else "")
         return f"{kind}:{cur}:{'/'.join(num)}"
-    if kind == "datetime":
-        return "datetime:" + re.sub(r"\s+|kello|klo", "", t)
+    if kind == "datetime":  # "klo 14.30" == "14.30", "3 p.m." == "3 pm." == "3pm"
+        return "datetime:" + re.sub(r"([ap])\.?m\b\.?", r"\1m", re.sub(r"\s+|kello|klo", "", t))
     if kind == "url":
         return "url:" + re.sub(r"^(?:https?://)?(?:www\.)?", "", t).rstrip("/")
     if kind == "path":  # "Avaa Asetukset > Tilaus" == "Asetukset > Tilaus": the menu items, not the verb
@@ -219,7 +219,7 @@ def extract_facts(text: str) -> list[Fact]:
                 facts.append(Fact(kind, raw, a, b))
     for m in _SIGNOFF.finditer(text):
         a, b = m.span("name")
-        if free(a, b):
+        if free(a, b) and m.group("name").lower() not in GENERIC_SIGNATURES:
             taken.append((a, b))
             facts.append(Fact("name", m.group("name"), a, b))
     for m in _NAME.finditer(text):
@@ -230,11 +230,14 @@ def extract_facts(text: str) -> list[Fact]:
     return sorted(facts, key=lambda f: f.start)
 
 
+# a team's generic signature is not a person: dropping it loses no fact
+GENERIC_SIGNATURES = frozenset(["customer service", "customer support", "support", "the team", "team",
+                                "asiakaspalvelu", "asiakaspalvelumme", "tuki", "asiakastuki"])
 # capitalised mid-sentence words that are not names
 COMMON_CAPITALISED = frozenset(
     "i i'm i'll i've i'd ok okay sävy eur euro usd gbp monday tuesday wednesday thursday friday "
     "saturday sunday january february march april may june july august september october november "
-    "december english finnish suomi sms pdf faq".split())
+    "december english finnish suomi sms pdf faq customer service support team".split())
 
 
 # -- emotion and findings ----------------------------------------------------------------------
