@@ -52,7 +52,6 @@ class Rewriter:
         max_tokens = min(self.max_new_tokens, int(draft_tokens * 2.5) + 64)
         warnings: list[str] = []
         total = GenStats()
-        partial = None  # (text, fixes, leftovers, its warning): a repaired attempt with unfixable phrases left
         for n, params in enumerate(self.attempts(max_tokens, self.builder.stop), start=1):
             stats = GenStats()
             text = ""
@@ -77,21 +76,11 @@ class Rewriter:
                 log.debug("attempt %d text=%r problems=%s", n, text, problems)
             if not problems:
                 return self._response(a, text.strip(), "model", warnings, total, t0)
-            repaired, fixed, left = self.repair(a, req.draft, text)
-            if repaired is not None and not left:
+            repaired, fixed = self.repair(a, req.draft, text)
+            if repaired is not None:
                 warnings += fixed
                 return self._response(a, repaired, "model", warnings, total, t0)
-            rejected = f"Model attempt {n} rejected by the guard: {'; '.join(problems)}."
-            warnings.append(rejected)
-            if repaired is not None and (partial is None or len(left) < len(partial[2])):
-                partial = (repaired, fixed, left, rejected)
-        if partial is not None:
-            # every fact right and only the draft's own unfixable phrases left ("ETA"): the rules-only
-            # rewrite would keep those too, so the model's warmer text wins, with the same warning
-            repaired, fixed, left, rejected = partial
-            warnings.remove(rejected)
-            warnings += fixed + [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically." for p in left]
-            return self._response(a, repaired, "model", warnings, total, t0)
+            warnings.append(f"Model attempt {n} rejected by the guard: {'; '.join(problems)}.")
         fallback = rewrite_rules(self.book, a, req.draft)
         problems = self.guard.check(a, req.draft, fallback, style=False)
         if not problems:
@@ -102,26 +91,19 @@ class Rewriter:
         warnings.append(f"Rules-only rewrite rejected too ({'; '.join(problems)}); returning the draft unchanged.")
         return self._response(a, req.draft, "draft", warnings, total, t0)
 
-    def repair(self, a: Analysis, draft: str, text: str) -> tuple[str | None, list[str], list[str]]:
-        """A model rewrite whose only fault is phrases the rule files flag (it kept "escalated",
-        "no problem"): the same deterministic fixes the rules-only rewrite uses, then the guard again.
-        Returns (repaired text, warnings naming each fix, the draft's own phrases no rule can fix),
-        or (None, [], []) when anything but such phrases is wrong — a lost or new fact, the
-        language, the form of address, the length, an unfixable phrase the model added."""
+    def repair(self, a: Analysis, draft: str, text: str) -> tuple[str | None, list[str]]:
+        """A model rewrite whose only fault is a phrase the rule files can replace (it kept
+        "escalated", "no problem"): the same deterministic fix the rules-only rewrite uses, then the
+        whole guard again. Returns (repaired text or None, warnings naming each fix)."""
         if self.guard.check(a, draft, text, style=False):
-            return None, [], []
+            return None, []  # a fact, language, address or length problem: no phrase swap fixes that
         text = text.strip()
-        found = self.guard.leftover_findings(a, text)
-        fixed = fix_findings(self.book, replace(a, findings=found), text)
-        if self.guard.check(a, draft, fixed, style=False):
-            return None, [], []
-        still = self.guard.leftover_findings(a, fixed)
-        drafts_own = {(f.rule_id, f.text.lower()) for f in a.findings}
-        if any((f.rule_id, f.text.lower()) not in drafts_own for f in still):
-            return None, [], []  # the model added an anti-pattern no rule can swap: not ours to keep
-        notes = [f'Fixed "{f.text}" ({f.rule_id}) in the model\'s rewrite with the rule\'s wording.'
-                 for f in found if f.text not in {x.text for x in still}]
-        return fixed, notes, self.guard.leftovers(a, fixed)
+        left = self.guard.leftover_findings(a, text)
+        fixed = fix_findings(self.book, replace(a, findings=left), text)
+        if fixed == text or self.guard.check(a, draft, fixed):
+            return None, []
+        return fixed, [f'Fixed "{f.text}" ({f.rule_id}) in the model\'s rewrite with the rule\'s wording.'
+                       for f in left]
 
     def _response(self, a: Analysis, text: str, source: str, warnings: list[str],
                   stats: GenStats, t0: float) -> RewriteResponse:
