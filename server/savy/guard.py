@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from .analyse import WEEKDAYS, Analysis, Finding, address_markers, detect_language, extract_facts, find_patterns
+from .analyse import WEEKDAYS, Analysis, address_markers, detect_language, extract_facts, find_patterns
 from .rules import FLAGS, RuleBook
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -87,12 +87,8 @@ class Guard:
             problems += self.leftovers(a, text)
         return problems
 
-    def leftover_findings(self, a: Analysis, text: str) -> list[Finding]:
-        """The anti-patterns `text` still contains, with their spans in `text`."""
-        return find_patterns(self.book, text, a.language, a.customer_emotion, a.signals)
-
     def leftovers(self, a: Analysis, text: str) -> list[str]:
-        left = self.leftover_findings(a, text)
+        left = find_patterns(self.book, text, a.language, a.customer_emotion, a.signals)
         if not left:
             return []
         return ["still contains " + ", ".join(f'"{f.text}" ({f.rule_id})' for f in left[:3])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .analyse import Analysis, analyse
 from .engine import Engine, GenParams, GenStats
@@ -13,7 +13,7 @@ from .errors import EngineBusy, EngineTimeout
 from .guard import Guard
 from .prompt import PromptBuilder
 from .rules import RuleBook
-from .rulesonly import fix_findings, rewrite_rules
+from .rulesonly import rewrite_rules
 from .schemas import AppliedRule, RewriteRequest, RewriteResponse, Timings
 
 log = logging.getLogger("savy.pipeline")
@@ -76,10 +76,6 @@ class Rewriter:
                 log.debug("attempt %d text=%r problems=%s", n, text, problems)
             if not problems:
                 return self._response(a, text.strip(), "model", warnings, total, t0)
-            repaired, fixed = self.repair(a, req.draft, text)
-            if repaired is not None:
-                warnings += fixed
-                return self._response(a, repaired, "model", warnings, total, t0)
             warnings.append(f"Model attempt {n} rejected by the guard: {'; '.join(problems)}.")
         fallback = rewrite_rules(self.book, a, req.draft)
         problems = self.guard.check(a, req.draft, fallback, style=False)
@@ -90,20 +86,6 @@ class Rewriter:
             return self._response(a, fallback, "rules", warnings, total, t0)
         warnings.append(f"Rules-only rewrite rejected too ({'; '.join(problems)}); returning the draft unchanged.")
         return self._response(a, req.draft, "draft", warnings, total, t0)
-
-    def repair(self, a: Analysis, draft: str, text: str) -> tuple[str | None, list[str]]:
-        """A model rewrite whose only fault is a phrase the rule files can replace (it kept
-        "escalated", "no problem"): the same deterministic fix the rules-only rewrite uses, then the
-        whole guard again. Returns (repaired text or None, warnings naming each fix)."""
-        if self.guard.check(a, draft, text, style=False):
-            return None, []  # a fact, language, address or length problem: no phrase swap fixes that
-        text = text.strip()
-        left = self.guard.leftover_findings(a, text)
-        fixed = fix_findings(self.book, replace(a, findings=left), text)
-        if fixed == text or self.guard.check(a, draft, fixed):
-            return None, []
-        return fixed, [f'Fixed "{f.text}" ({f.rule_id}) in the model\'s rewrite with the rule\'s wording.'
-                       for f in left]
 
     def _response(self, a: Analysis, text: str, source: str, warnings: list[str],
                   stats: GenStats, t0: float) -> RewriteResponse:
