@@ -564,8 +564,7 @@
   /** One localised line per kind of server warning; the server's own (English) sentences as details. */
   function renderWarnings(notes, sentences) {
     for (const n of notes) {
-      const subs = n.kind === "fixed" ? [n.phrases.map((p) => `"${p}"`).join(", ")] : [String(n.count)];
-      ui.warnings.append(h("div", { class: "warn" }, `⚠ ${t(`warn_${n.kind}`, subs)}`));
+      ui.warnings.append(h("div", { class: "warn" }, `⚠ ${t(`warn_${n.kind}`, [String(n.count)])}`));
     }
     if (!sentences.length) return;
     ui.warnings.append(h("details", { class: "details" }, h("summary", {}, t("warnDetails")),

@@ -71,7 +71,7 @@ def test_warning_kinds_match_the_servers_wording() -> None:
     shared = (EXT / "lib" / "shared.js").read_text(encoding="utf-8")
     pipeline = (REPO_ROOT / "server" / "savy" / "pipeline.py").read_text(encoding="utf-8")
     wording = re.findall(r"w\.(?:startsWith|endsWith)\((['\"])(.+?)\1\)", shared)
-    assert len(wording) >= 5
+    assert len(wording) >= 4  # rules used, draft kept, not fixed, busy
     for _, text in wording:
         assert text.rstrip('"') in pipeline.replace("\\'", "'"), text
     assert re.search(r"Model attempt \{n\} rejected by the guard", pipeline)

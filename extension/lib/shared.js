@@ -257,22 +257,19 @@
     ["rulesUsed", (w) => w.startsWith("Using the rules-only rewrite")],
     ["draftKept", (w) => w.startsWith("Rules-only rewrite rejected too")],
     ["modelRejected", (w) => /^Model attempt \d+ rejected by the guard/.test(w)],
-    ["fixed", (w) => w.startsWith('Fixed "')],
     ["notFixed", (w) => w.endsWith(": the rules could not fix it automatically.")],
     ["busy", (w) => w.startsWith("The engine was busy")],
   ];
 
-  /** Summarise the server's warnings: [{kind, count, phrases}] in a fixed order, one per kind.
+  /** Summarise the server's warnings: [{kind, count}] in a fixed order, one per kind.
    *  A rejected model attempt is implied by "rules used" / "draft kept" and not repeated. */
   function summarizeWarnings(warnings) {
     const byKind = new Map();
     for (const w of warnings || []) {
       const hit = WARNING_KINDS.find(([, test]) => test(String(w)));
       const kind = hit ? hit[0] : "other";
-      const entry = byKind.get(kind) || { kind, count: 0, phrases: [] };
+      const entry = byKind.get(kind) || { kind, count: 0 };
       entry.count++;
-      const phrase = kind === "fixed" && /^Fixed "([^"]*)"/.exec(w);
-      if (phrase && !entry.phrases.includes(phrase[1])) entry.phrases.push(phrase[1]);
       byKind.set(kind, entry);
     }
     if (byKind.has("rulesUsed") || byKind.has("draftKept")) byKind.delete("modelRejected");
