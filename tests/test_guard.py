@@ -143,3 +143,17 @@ def test_equivalent_facts(book: RuleBook, draft: str, rewrite: str, ok: bool) ->
     a = analyse(book, draft, None, lang)
     facts = [p for p in Guard(book).check(a, draft, rewrite) if "fact" in p or p.startswith("new ")]
     assert (facts == []) is ok, facts
+
+
+def test_street_address_and_inflected_numbers(book: RuleBook) -> None:
+    # the 3-epoch adapter turned "Rantatie 2" into "Rantatie 2:nnen numerosta" in an evaluation run
+    draft = "Laskutusosoite päivitetty muotoon Rantatie 2, 90100 Oulu. Muutos näkyy laskulla 15.3.2026."
+    a = analyse(book, draft, None, "fi")
+    assert ("address", "Rantatie 2") in {(f.kind, f.text) for f in a.facts}
+    g = Guard(book)
+    bad = "Laskutusosoite on päivitetty muotoon Rantatie 2:nnen numerosta 90100 Oulu. Muutos näkyy laskulla 15.3.2026."
+    assert any("lost fact 'Rantatie 2'" in p for p in g.check(a, draft, bad))
+    good = "Laskutusosoitteenne on nyt Rantatie 2, 90100 Oulu, ja muutos näkyy laskulla 15.3.2026."
+    assert not [p for p in g.check(a, draft, good) if "fact" in p]
+    en = "Your parcel goes to 12 High Street tomorrow."
+    assert ("address", "12 High Street") in {(f.kind, f.text) for f in analyse(book, en, None, "en").facts}

@@ -150,8 +150,12 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         rf"next (?:week|month)|(?:{'|'.join(_WEEKDAYS_EN)})s?|"
         r"tänään|huomenna|ylihuomenna|eilen|toissapäivänä|tänä (?:aamuna|iltana)|(?:tällä|ensi) viikolla|ensi kuussa|"
         rf"(?:{'|'.join(_WEEKDAYS_FI)})\w*)\b", re.I)),
+    # a street address: "Rantatie 2", "Mannerheimintie 12 B 5", "12 High Street"
+    ("address", re.compile(
+        r"\b[A-ZÅÄÖ][a-zåäö-]*(?:tie|katu|kuja|polku|väylä|rinne|tori|kaari|raitti|bulevardi|puistikko|ranta)"
+        r" \d+(?: ?[A-H](?: ?\d+)?)?\b(?!:[^\W\d_])|\b\d+[A-Za-z]? [A-Z][a-z]+ (?:Street|St|Road|Rd|Avenue|Ave|Lane|Way|Drive|Close)\b")),
     ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
-    ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w])")),
+    ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w]|:[^\W\d_])")),  # "2:nnen" is "2nd", not 2
 ]
 # a capitalised word that is not the first word of a sentence: a likely name. The word before it must
 # be a word or a comma/dash: after ".", "?", a quote or an emoji ("eh? 😄 Power failure") a sentence starts.

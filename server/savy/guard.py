@@ -141,7 +141,8 @@ class Guard:
             flagged = f.kind in ("id", "name", "when") and any(
                 x.start <= f.start and f.end <= x.end for x in a.findings)
             # as a whole token: the "3" of "3 working days" is not kept by "EXC-3390"
-            present = re.search(rf"(?<![\w]){re.escape(f.text)}(?![\w])", text) is not None
+            # ... and "2" is not kept by "2:nnen" (an inflected number is another word: "2nd")
+            present = re.search(rf"(?<![\w]){re.escape(f.text)}(?![\w]|:[^\W\d_])", text) is not None
             if not present and f.key not in got_keys and not flagged and not (
                     f.kind == "name" and (f.text.lower() in low or (
                         a.language == "fi" and any(same_name(f.text, w) for w in _capitalised(text, f.text))))):
