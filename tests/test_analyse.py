@@ -133,6 +133,7 @@ def test_innocent_phrases_not_flagged(book: RuleBook, lang: str, draft: str) -> 
     ("Offline-versiota ei ole, eikä sitä vielä ole suunnitteilla.", "unknown"),
     ("Kiitos, että jaksoitte odottaa ja kerroitte asiasta.", "te"),  # past tense
     ("Kiitos, että kerroit! Kortit lähtivät eilen.", "sinä"),  # "Kortit" is a plural, not a verb
+    ("Vahvistus tulee sähköpostiisi, ja rahat tiliisi.", "sinä"),  # illative + "your"
 ])
 def test_address_false_markers(text: str, address: str) -> None:
     assert detect_address(text, "fi") == address

@@ -70,3 +70,9 @@ def test_rewrite_keeps_facts_and_ends_sentences(book: RuleBook) -> None:
     out = rewrite_rules(book, a, draft)
     assert "Thank you for your patience, your refund of 12,90 € is on its way." in out
     assert "sorry" not in out.lower()
+
+
+def test_signoff_on_its_own_line_without_a_stray_space(book: RuleBook) -> None:
+    d = "Eipä kestä. Tunnuksesi on nyt avattu 12.3.2026. t. Laura"
+    out = rewrite_rules(book, analyse(book, d, "Kiitti tosi paljon avusta!", "auto"), d)
+    assert out.endswith("\nt. Laura"), repr(out)

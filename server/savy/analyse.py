@@ -69,8 +69,9 @@ _SINA = re.compile(
     # the past tense; a bare "-it" is also a plural ("kortit"), so only common verbs
     r"kerroit|jaksoit|ilmoitit|huomasit|odotit|olit|teit|otit|pystyit|halusit|maksoit|sait|löysit|"
     r"tilasit|lähetit|palautit|kysyit|soitit|kirjoitit|muistit|ymmärsit|autoit|"
-    # -isi after a vowel is the conditional ("pitäisi", "kannattaisi"), not "your"
-    r"\w{3,}(?:esi|(?<=[^aeiouyäö])isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
+    # -isi after a, ä, o, u… is the conditional ("pitäisi", "kannattaisi"), not "your"; after an i it is
+    # "your" again ("sähköpostiisi", "tiliisi")
+    r"\w{3,}(?:esi|(?<=[^aeouyäö])isi|asi|äsi|osi|usi|ysi|ösi)(?:kin)?)\b",
     re.IGNORECASE)
 # words ending like possessive -si / -nne that are not second person
 _NOT_ADDRESS = frozenset(

@@ -113,4 +113,4 @@ def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
         if sep == " " and re.search(r"[\w€%)]\Z", body):  # "… is on its way" + "Have a good day!"
             body += "."
         body = f"{body}{sep}{closing}"
-    return (head + body + ("\n" + tail.lstrip("\n") if tail else "")).strip()
+    return (head + body + ("\n" + tail.lstrip() if tail else "")).strip()  # " t. Laura" -> "t. Laura"
