@@ -76,3 +76,13 @@ def test_signoff_on_its_own_line_without_a_stray_space(book: RuleBook) -> None:
     d = "Eipä kestä. Tunnuksesi on nyt avattu 12.3.2026. t. Laura"
     out = rewrite_rules(book, analyse(book, d, "Kiitti tosi paljon avusta!", "auto"), d)
     assert out.endswith("\nt. Laura"), repr(out)
+
+
+@pytest.mark.parametrize("draft,customer,start", [
+    ("Eipä kestä. Tunnuksesi on nyt avattu 12.3.2026.", "Kiitti tosi paljon avusta!", "Ole hyvä"),
+    ("No problem! Your return label is attached.", "Thanks so much!", "My pleasure"),
+])
+def test_one_thank_you_not_two(book: RuleBook, draft: str, customer: str, start: str) -> None:
+    # the accept-thanks fix already opens the reply: no second opening phrase before it
+    out = rewrite_rules(book, analyse(book, draft, customer, "auto"), draft)
+    assert out.startswith(start), out

@@ -100,7 +100,13 @@ def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
 
     seed = draft
     opening = _phrase(book, "opening", a, seed)
-    if opening and _first_word(opening) != _first_word(body) and opening.lower() not in body.lower():
+    # a thanking customer, and the draft opened with a phrase a rule replaced ("Ei kestä." -> "Ole hyvä,
+    # mukava olla avuksi!"): that is the opening; a second one reads like two thank-yous in a row
+    g0 = _GREETING.match(draft)
+    lead = len(draft) - len(draft[g0.end() if g0 else 0:].lstrip())
+    fixed_opening = a.customer_emotion == "positive" and any(
+        f.start <= lead and book.by_id[f.rule_id].fix(f.text, a.language, a.address) is not None for f in a.findings)
+    if opening and not fixed_opening and _first_word(opening) != _first_word(body) and opening.lower() not in body.lower():
         if head and not head.endswith("\n"):  # "Hi John, thank you …! Your order …"
             if not re.match(r"I\b", opening):  # English "I" stays capitalised
                 opening = opening[0].lower() + opening[1:]
