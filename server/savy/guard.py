@@ -159,7 +159,9 @@ class Guard:
                     same_name(f.text, w) for w in _capitalised(draft, f.text)):
                 continue  # the draft's "Jussille" is the rewrite's "Jussin"
             # "02.00–02.15" (a bare time) -> "klo 02.00–02.15": the same time, now recognised as one
-            if f.kind == "datetime" and re.fullmatch(r"\d{1,2}[.:]\d{2}", f.key[9:]) and re.search(rf"(?<![\w.:]){re.escape(f.key[9:])}(?![\w:]|\.\d)", draft_low):
+            clock = f.key[9:] if f.kind == "datetime" else ""
+            if re.fullmatch(r"\d{1,2}[.:]\d{2}", clock) and re.search(
+                    rf"(?<![\w.:]){re.escape(clock)}(?![\w:]|\.\d)", draft_low):
                 continue
             if f.key not in want_keys and f.text.lower() not in draft_low:
                 problems.append(f"new {f.kind} {f.text!r}")
