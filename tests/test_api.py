@@ -56,7 +56,8 @@ def test_health_needs_no_token(live: LiveServer) -> None:
         r = c.get("/v1/health")
     assert r.status_code == 200
     # a fresh clone runs the embedded model with Sävy's adapter, no extra step
-    assert r.json() == {"status": "ok", "model": "gemma-3-270m-q4_k_m+savy-adapter", "ready": True}
+    assert r.json() == {"status": "ok", "model": "gemma-3-270m-q4_k_m+savy-adapter", "ready": True,
+                        "finnish_word_check": True}
 
 
 @pytest.mark.parametrize("payload", [FI, EN], ids=["fi", "en"])

@@ -157,3 +157,17 @@ def test_street_address_and_inflected_numbers(book: RuleBook) -> None:
     assert not [p for p in g.check(a, draft, good) if "fact" in p]
     en = "Your parcel goes to 12 High Street tomorrow."
     assert ("address", "12 High Street") in {(f.kind, f.text) for f in analyse(book, en, None, "en").facts}
+
+
+def test_without_pyvoikko_only_the_word_check_is_skipped(book: RuleBook, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from savy.guard import finnish_lexicon
+    monkeypatch.setitem(sys.modules, "pyvoikko", None)  # as if the `finnish` extra were not installed
+    assert finnish_lexicon() is None
+    g = Guard(book)
+    assert g.checks_finnish_words is False
+    draft = "Veloitus 39,90 € on palautettu tilillesi."
+    a = analyse(book, draft, None, "fi")
+    assert g.check(a, draft, "Veloitus 39,90 € on palautettu tilillesi viemärökoodia.") == []
+    assert any("lost fact" in p for p in g.check(a, draft, "Veloitus on palautettu tilillesi."))

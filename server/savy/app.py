@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/v1/health", response_model=Health)
     async def health(state: StateDep) -> Health:
-        return Health(status="ok", model=state.engine.name, ready=state.engine.ready)
+        return Health(status="ok", model=state.engine.name, ready=state.engine.ready,
+                      finnish_word_check=state.rewriter.guard.checks_finnish_words)
 
     @app.get("/v1/rules", response_model=RulesResponse, dependencies=[TokenDep])
     async def rules(state: StateDep) -> RulesResponse:

@@ -97,6 +97,10 @@ class Guard:
     def _lexicon(self) -> Callable[[str], bool] | None:
         return finnish_lexicon()
 
+    @property
+    def checks_finnish_words(self) -> bool:
+        return self._lexicon is not None
+
     def warm(self) -> None:
         """Load what the first Finnish check would (the server does this at start-up)."""
         if self._lexicon is not None:

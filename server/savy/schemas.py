@@ -87,6 +87,8 @@ class Health(BaseModel):
     status: Literal["ok"]
     model: str
     ready: bool
+    # whether Finnish rewrites are checked for made-up words (the `finnish` extra, pyvoikko)
+    finnish_word_check: bool
 
 
 class RuleOut(BaseModel):
