@@ -38,7 +38,9 @@
     if (seq !== checkSeq) return;
     if (r.ok) {
       out.textContent = r.health.ready ? t("chkOk", [r.health.model, String(r.rules)]) : t("chkNotReady");
-      out.classList.add("ok");
+      // an older server has no such field: only an explicit false is news
+      if (r.health.finnish_word_check === false) out.textContent += " " + t("chkNoFinnishCheck");
+      out.classList.add(r.health.finnish_word_check === false ? "warn" : "ok");
       return;
     }
     const code = r.error.code;
