@@ -123,7 +123,7 @@ def spans_report(book: RuleBook, rows: dict[str, dict]) -> list[str]:
             per[sp["rule_id"]] += 1
             per_found[sp["rule_id"]] += hit
     return ["Hand-labelled phrases (training/labels/spans.jsonl, "
-            f"{len(labels)} drafts; the emoji rule was widened after reading them):", "",
+            f"{len(labels)} drafts; see its README for how they were made and used):", "",
             "| figure | value |", "|---|---|",
             f"| labelled phrases the analyzer finds | {pct(found, spans)} |",
             f"| drafts labelled clean that it flags | {pct(flagged, clean)} |", "",
