@@ -101,7 +101,7 @@ def analyzer_report(book: RuleBook, cases: list[dict]) -> list[str]:
 
 def spans_report(book: RuleBook, rows: dict[str, dict]) -> list[str]:
     """training/labels/spans.jsonl: which exact phrase of a training draft breaks which rule, labelled
-    by hand for 1,050 drafts — a recall figure that does not depend on the rows' intended rules."""
+    by hand for every training draft — a recall figure that does not depend on the rows' intended rules."""
     path = ROOT / "training" / "labels" / "spans.jsonl"
     if not path.exists():
         return []

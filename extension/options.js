@@ -39,8 +39,9 @@
     if (r.ok) {
       out.textContent = r.health.ready ? t("chkOk", [r.health.model, String(r.rules)]) : t("chkNotReady");
       // an older server has no such field: only an explicit false is news
-      if (r.health.finnish_word_check === false) out.textContent += " " + t("chkNoFinnishCheck");
-      out.classList.add(r.health.finnish_word_check === false ? "warn" : "ok");
+      const noFinnishCheck = r.health.finnish_word_check === false;
+      if (noFinnishCheck) out.textContent += " " + t("chkNoFinnishCheck");
+      out.classList.add(noFinnishCheck ? "warn" : "ok");
       return;
     }
     const code = r.error.code;
