@@ -1,6 +1,7 @@
 // Options: server address and token, checked live against the server (through the service worker).
 (function () {
   "use strict";
+  const { KINDS } = globalThis.SavyShared;
   const t = (k, subs) => chrome.i18n.getMessage(k, subs) || k;
   const $ = (id) => document.getElementById(id);
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
@@ -21,7 +22,7 @@
       const b = Object.assign(document.createElement("button"), { type: "button", textContent: t("optRemove") });
       b.setAttribute("aria-label", `${t("optRemove")}: ${host}`);
       b.addEventListener("click", async () => {
-        const r = await chrome.runtime.sendMessage({ kind: "site/toggle", host });
+        const r = await chrome.runtime.sendMessage({ kind: KINDS.SITE_TOGGLE, host });
         if (r.ok) { current = r.settings; renderDisabled(); }
       });
       li.append(`${host} `, b);
@@ -34,7 +35,7 @@
     const out = $("check");
     out.className = "check";
     out.textContent = t("chkChecking");
-    const r = await chrome.runtime.sendMessage({ kind: "server/check", server: $("server").value, token: $("token").value });
+    const r = await chrome.runtime.sendMessage({ kind: KINDS.SERVER_CHECK, server: $("server").value, token: $("token").value });
     if (seq !== checkSeq) return;
     if (r.ok) {
       out.textContent = r.health.ready ? t("chkOk", [r.health.model, String(r.rules)]) : t("chkNotReady");
@@ -58,7 +59,7 @@
 
   $("form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const r = await chrome.runtime.sendMessage({ kind: "settings/save",
+    const r = await chrome.runtime.sendMessage({ kind: KINDS.SETTINGS_SAVE,
       settings: { server: $("server").value, token: $("token").value, hints: $("hints").checked } });
     if (!r.ok) {
       $("saved").textContent = chrome.i18n.getMessage(`chk_${r.error.code}`) || r.error.code;
@@ -70,7 +71,7 @@
     check();
   });
 
-  chrome.runtime.sendMessage({ kind: "settings/get" }).then((r) => {
+  chrome.runtime.sendMessage({ kind: KINDS.SETTINGS_GET }).then((r) => {
     current = r.settings;
     $("server").value = current.server;
     $("token").value = current.token;

@@ -75,3 +75,16 @@ def test_warning_kinds_match_the_servers_wording() -> None:
     for _, text in wording:
         assert text.rstrip('"') in pipeline.replace("\\'", "'"), text
     assert re.search(r"Model attempt \{n\} rejected by the guard", pipeline)
+
+
+def test_message_kinds_come_from_one_table() -> None:
+    """Every message kind is a KINDS constant (lib/shared.js): a typo in a literal "settings/get"
+    would be a message no one answers, found only by clicking."""
+    kinds = set(re.findall(r'^\s+[A-Z_]+: "([a-z]+(?:/[a-z]+)?)",$', (EXT / "lib" / "shared.js").read_text(encoding="utf-8"), re.M))
+    assert {"settings/get", "rewrite/start", "tab/open"} <= kinds
+    for f in [EXT / "content.js", EXT / "background.js", EXT / "options.js", EXT / "popup.js"]:
+        code = f.read_text(encoding="utf-8")
+        assert not re.search(r'kind:\s*["\']', code), f"{f.name} writes a message kind as a literal"
+        for page in ("popup", "options"):
+            html = (EXT / f"{page}.html").read_text(encoding="utf-8")
+            assert html.index("lib/shared.js") < html.index(f"{page}.js"), f"{page}.html loads shared.js first"
