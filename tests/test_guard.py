@@ -171,3 +171,18 @@ def test_without_pyvoikko_only_the_word_check_is_skipped(book: RuleBook, monkeyp
     a = analyse(book, draft, None, "fi")
     assert g.check(a, draft, "Veloitus 39,90 € on palautettu tilillesi viemärökoodia.") == []
     assert any("lost fact" in p for p in g.check(a, draft, "Veloitus on palautettu tilillesi."))
+
+
+def test_a_reference_inside_a_flagged_phrase_is_still_a_fact(book: RuleBook) -> None:
+    """"per section 7b" is jargon, but "7b" is what it points at: dropping it loses a fact. The
+    jargon itself ("L2" of "escalated to L2") may go with its phrase."""
+    draft = ("Claim TRV-5521 pending adjudication per section 7b. Missing: doctor's certificate. "
+             "Upload by Feb 20 at https://insure-example.com/upload.")
+    lost = ("Thank you for sending your claim TRV-5521. We still need your doctor's certificate: please upload it "
+            "by Feb 20 at https://insure-example.com/upload.")
+    assert any("lost fact '7b'" in p for p in check(book, draft, lost))
+    kept = ("Thank you for sending your claim TRV-5521. Under section 7b of your policy we still need your doctor's "
+            "certificate: please upload it by Feb 20 at https://insure-example.com/upload.")
+    assert not any("lost fact" in p for p in check(book, draft, kept))
+    l2 = "Ticket escalated to L2. Ref 2025-INC-0817."
+    assert not any("lost fact" in p for p in check(book, l2, "I've passed your case to our specialist team. Ref 2025-INC-0817."))

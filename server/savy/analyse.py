@@ -155,7 +155,9 @@ FACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("address", re.compile(
         r"\b[A-ZÅÄÖ][a-zåäö-]*(?:tie|katu|kuja|polku|väylä|rinne|tori|kaari|raitti|bulevardi|puistikko|ranta)"
         r" \d+(?: ?[A-H](?: ?\d+)?)?\b(?!:[^\W\d_])|\b\d+[A-Za-z]? [A-Z][a-z]+ (?:Street|St|Road|Rd|Avenue|Ave|Lane|Way|Drive|Close)\b")),
-    ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b")),
+    # "#55120", "TIL-20931", "2025-INC-0817", "10482A"... and a sub-numbered reference: "section 7b"
+    ("id", re.compile(r"#\s?\w*\d[\w-]*|\b[A-ZÅÄÖ]{1,6}[-_/]?\d[\w/-]*\b|\b\d[\w-]*[A-Za-z][\w-]*\d\b|\b\d{5,}\b"
+                      r"|\b\d{1,3}[abcABC]\b(?!-)")),
     ("number", re.compile(rf"(?<![\w]){_NUM}(?![\w]|:[^\W\d_])")),  # "2:nnen" is "2nd", not 2
 ]
 # a capitalised word that is not the first word of a sentence: a likely name. The word before it must

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from .analyse import WEEKDAYS, Analysis, address_markers, detect_language, extract_facts, find_patterns
+from .analyse import WEEKDAYS, Analysis, Fact, address_markers, detect_language, extract_facts, find_patterns
 from .rules import FLAGS, RuleBook
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -141,9 +141,7 @@ class Guard:
         got_keys = {f.key for f in got}
         low = text.lower()
         for f in a.facts:
-            # jargon ("L2") or an endearment ("Sir") inside a flagged phrase may be fixed away
-            flagged = f.kind in ("id", "name", "when") and any(
-                x.start <= f.start and f.end <= x.end for x in a.findings)
+            flagged = self._goes_with_phrase(f, a)
             # as a whole token: the "3" of "3 working days" is not kept by "EXC-3390"
             # ... and "2" is not kept by "2:nnen" (an inflected number is another word: "2nd")
             present = re.search(rf"(?<![\w]){re.escape(f.text)}(?![\w]|:[^\W\d_])", text) is not None
@@ -175,6 +173,19 @@ class Guard:
         if extra and not any(p.startswith("new ") for p in problems):
             problems.append("new number " + ", ".join(extra[:3]))
         return problems
+
+    def _goes_with_phrase(self, f: Fact, a: Analysis) -> bool:
+        """A fact inside a flagged phrase may be fixed away with it when it is the jargon or the
+        salutation itself ("L2" of "escalated to L2", "Sir" of "Dear Sir/Madam"), never when it is a
+        reference the phrase points at ("7b" of "pending adjudication per section 7b")."""
+        if f.kind not in ("id", "name", "when"):
+            return False
+        for x in a.findings:
+            if x.start <= f.start and f.end <= x.end:
+                if f.kind != "id" or any(rx.search(f.text) for rx in
+                                         self.book.by_id[x.rule_id].draft_patterns.get(a.language, [])):
+                    return True
+        return False
 
     def _promises_added(self, lang: str, draft: str, text: str) -> list[str]:
         out = []
