@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
+from savy import tone
 from savy.analyse import (
     analyse,
     clean_untrusted,
@@ -150,3 +154,31 @@ def test_address_false_markers(text: str, address: str) -> None:
 ])
 def test_names(text: str, names: list[str]) -> None:
     assert [f.text for f in extract_facts(text) if f.kind == "name"] == names
+
+
+# The learned tone reader (prompts/emotion_model.npz, trained by training/emotion_clf.py) votes
+# alongside the regex signals; without the file the analyzer reads the signals only.
+@pytest.mark.parametrize("customer,emotion", [
+    ("Olen todella pettynyt, tilaus on taas myöhässä eikä kukaan vastaa viesteihini.", "negative"),
+    ("Kiitos ihan hirveästi, kaikki hoitui nopeasti ja ystävällisesti!", "positive"),
+    ("I am really disappointed, my order is late again and nobody answers my emails.", "negative"),
+    ("Thank you so much, everything was sorted quickly and you were so kind!", "positive"),
+])
+def test_tone_model(book: RuleBook, customer: str, emotion: str) -> None:
+    model = tone.load(book.root)
+    assert model is not None, "prompts/emotion_model.npz did not load"
+    label, prob = model.predict(customer)
+    assert label == emotion and 0.0 < prob <= 1.0
+    assert model.predict(customer) == (label, prob)  # deterministic
+    assert analyse(book, "Ok.", customer).customer_emotion == emotion
+
+
+def test_tone_model_missing(book: RuleBook, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(book.root, prompts, ignore=shutil.ignore_patterns(tone.MODEL_FILE))
+    bare = RuleBook.load(prompts)
+    assert tone.load(prompts) is None
+    upset = "This is unacceptable. I want my money back NOW!"
+    assert analyse(bare, "Ok.", upset).customer_emotion == "negative"
+    assert analyse(bare, "Ok.", "What time do you open on Saturday?").customer_emotion == "neutral"
+    assert "tone_model" not in analyse(bare, "Ok.", upset).signals

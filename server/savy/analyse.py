@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .rules import Rule, RuleBook, Signal
+from .tone import load as load_tone_model
+from .tone import tone_votes
 
 # -- text hygiene ------------------------------------------------------------------------------
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
@@ -285,20 +287,17 @@ def _votes(sig: Signal, text: str, langs: tuple[str, ...]) -> int:
 
 
 EMOTION_SPAN = 750  # characters read from each end of a long customer message (keeps analyze fast)
+TONE_SIGNAL = "tone_model"  # the learned reader's vote shows in `signals` under this name
 
 
-def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[str]]:
-    """The customer's emotion and the signals behind it: each matching signal casts its weight
-    for its emotion; `signals.toml` [scoring] says how many votes an emotion needs."""
+def signal_scores(book: RuleBook, customer: str, lang: str) -> tuple[int, int, bool, list[str]]:
+    """The regex signals' votes on `customer` (already cut to EMOTION_SPAN): negative votes,
+    positive votes, whether a strong negative signal matched, and the matching signals' names."""
     scores = {"negative": 0, "positive": 0}
     signals: list[str] = []
-    if not customer.strip():
-        return "neutral", signals
-    if len(customer) > 2 * EMOTION_SPAN:  # a long message shows its mood at its start and its end
-        customer = customer[:EMOTION_SPAN] + "\n" + customer[-EMOTION_SPAN:]
     langs = (lang, "en" if lang == "fi" else "fi")  # customers mix languages; own language first
     negated = any(rx.search(customer) for lg in langs for rx in book.negation.get(lg, []))
-    neg_min, pos_min = book.scoring["negative_min"], book.scoring["positive_min"]
+    neg_min = book.scoring["negative_min"]
     strong_negative = negated
     for sig in book.signals:
         votes = _votes(sig, customer, langs)
@@ -311,7 +310,24 @@ def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[st
                 strong_negative |= side == "negative" and sig.weight >= neg_min
     if negated:
         scores["negative"] += 1
-    neg, pos = scores["negative"], scores["positive"]
+    return scores["negative"], scores["positive"], strong_negative, signals
+
+
+def combine_emotion(scoring: dict[str, int], neg: int, pos: int, strong_negative: bool,
+                    signals: list[str], tone: tuple[str, float] | None,
+                    vote: dict | None) -> tuple[str, list[str]]:
+    """The emotion from the signals' votes plus the learned reader's prediction `tone` (label,
+    probability), which votes like a signal named TONE_SIGNAL (`vote` says how; see savy/tone.py)."""
+    neg_min, pos_min = scoring["negative_min"], scoring["positive_min"]
+    if tone is not None and vote is not None:
+        side, votes = tone_votes(tone[0], tone[1], vote)
+        if votes:
+            signals = [*signals, TONE_SIGNAL]
+            if side == "negative":
+                neg += votes
+                strong_negative |= votes >= neg_min
+            else:
+                pos += votes
     # a tie goes to the negative side when one signal alone is enough to read the customer as
     # negative (an upset customer read as happy costs more); weak cues alone never win a tie
     if neg >= neg_min and (neg > pos or (neg == pos and strong_negative)):
@@ -319,6 +335,21 @@ def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[st
     if pos >= pos_min and pos >= neg:
         return "positive", signals
     return "neutral", signals
+
+
+def read_emotion(book: RuleBook, customer: str, lang: str) -> tuple[str, list[str]]:
+    """The customer's emotion and the signals behind it: each matching signal casts its weight
+    for its emotion; `signals.toml` [scoring] says how many votes an emotion needs. When
+    `prompts/emotion_model.npz` is there, the learned reader's confident prediction votes too."""
+    if not customer.strip():
+        return "neutral", []
+    if len(customer) > 2 * EMOTION_SPAN:  # a long message shows its mood at its start and its end
+        customer = customer[:EMOTION_SPAN] + "\n" + customer[-EMOTION_SPAN:]
+    neg, pos, strong, signals = signal_scores(book, customer, lang)
+    model = load_tone_model(book.root)
+    tone = model.predict(customer) if model is not None else None
+    return combine_emotion(book.scoring, neg, pos, strong, signals, tone,
+                           model.vote if model is not None else None)
 
 
 def find_patterns(book: RuleBook, draft: str, lang: str, emotion: str,
