@@ -53,3 +53,19 @@ def test_examples_detected(rule, ex) -> None:  # type: ignore[no-untyped-def]
         assert rule.id in {h.rule_id for h in hits}, (ex["bad"], [p.pattern for p in rule.draft_patterns[lang]])
     if rule.customer_patterns.get(lang) and ex.get("customer"):
         assert any(rx.search(ex["customer"]) for rx in rule.customer_patterns[lang]), ex["customer"]
+
+
+def _phrases() -> list[tuple[str, str]]:
+    return [(lang, p) for part in BOOK.phrases.values() for lang, tables in part.items()
+            for table in tables.values() for opts in table.values() for p in opts]
+
+
+@pytest.mark.parametrize("emotion", ["negative", "neutral", "positive"])
+def test_our_own_phrases_trip_no_rule(emotion: str) -> None:
+    """The rules-only rewrite adds openings and closings from phrases.toml: a pattern that flags one
+    of them ("We look forward to hearing from you again!" once did) would make Sävy warn about
+    its own words."""
+    flagged = [(lang, p, [f.rule_id for f in find_patterns(BOOK, p, lang, emotion, None)])
+               for lang, p in _phrases()]
+    assert len(flagged) > 40
+    assert [x for x in flagged if x[2]] == []
