@@ -49,7 +49,7 @@ def features(text: str, spec: FeatureSpec) -> "np.ndarray":
     words = [t for t in toks if t[0].isalnum() or t[0] == "_"]
     parts = []
     if words:
-        s = "\x01".join(f"\x02{w}\x03" for w in words)
+        s = chr(_SEP).join(f"{chr(_BOW)}{w}{chr(_EOW)}" for w in words)
         c = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         bad = np.concatenate(([0], np.cumsum(c == _SEP)))
         for n in range(spec.nmin, spec.nmax + 1):
@@ -108,7 +108,9 @@ def save(path: Path, spec: FeatureSpec, weights: "np.ndarray", bias: "np.ndarray
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, mtime: float) -> ToneModel | None:
+def _load(path: str) -> ToneModel | None:
+    if np is None or not Path(path).is_file():
+        return None
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         spec = FeatureSpec.from_dict(meta["spec"])
@@ -120,13 +122,9 @@ def _load(path: str, mtime: float) -> ToneModel | None:
 def load(prompts_dir: Path) -> ToneModel | None:
     """The model in `prompts_dir`, read once (cached); None when it is missing or numpy is not
     installed, and the analyzer then reads signals only."""
-    path = Path(prompts_dir) / MODEL_FILE
-    if np is None:
-        return None
-    try:
-        return _load(str(path), path.stat().st_mtime)
-    except FileNotFoundError:
-        return None
+    # keyed by path only, like the RuleBook itself: analyse calls this on every request, and a
+    # per-call stat() would be I/O on the hot path for a file that does not change while serving
+    return _load(str(Path(prompts_dir) / MODEL_FILE))
 
 
 def tone_votes(label: str, prob: float, vote: dict) -> tuple[str | None, int]:
