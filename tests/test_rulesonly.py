@@ -46,7 +46,7 @@ from savy.rulesonly import fix_findings, rewrite_rules, splice
 ])
 def test_fix_in_place(book: RuleBook, draft: str, customer: str, fixed: str) -> None:
     a = analyse(book, draft, customer)
-    assert fix_findings(book, a, draft) == fixed, a.findings
+    assert fix_findings(a, draft) == fixed, a.findings
 
 
 @pytest.mark.parametrize("text,old,new,out", [

@@ -74,19 +74,19 @@ def splice(text: str, start: int, end: int, fixed: str) -> str:
     return before + fixed + after
 
 
-def fix_findings(book: RuleBook, a: Analysis, draft: str) -> str:
-    """Replace each flagged phrase that its rule has a [[replace]] for; leave the rest as written."""
+def fix_findings(a: Analysis, draft: str) -> str:
+    """Replace each flagged phrase that its rule has a [[replace]] for (the finding's `suggestion`,
+    computed by the analyzer for this language and form of address); leave the rest as written."""
     text = draft
     for f in sorted(a.findings, key=lambda f: f.start, reverse=True):
-        fixed = book.by_id[f.rule_id].fix(f.text, a.language, a.address)
-        if fixed is not None:
-            text = splice(text, f.start, f.end, fixed)
+        if f.suggestion is not None:
+            text = splice(text, f.start, f.end, f.suggestion)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
     """Fix the analysis' findings in `draft`, then frame it with an opening and a closing."""
-    text = fix_findings(book, a, draft)
+    text = fix_findings(a, draft)
 
     head, body = "", text
     g = _GREETING.match(body)
@@ -105,7 +105,7 @@ def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
     g0 = _GREETING.match(draft)
     lead = len(draft) - len(draft[g0.end() if g0 else 0:].lstrip())
     fixed_opening = a.customer_emotion == "positive" and any(
-        f.start <= lead and book.by_id[f.rule_id].fix(f.text, a.language, a.address) is not None for f in a.findings)
+        f.start <= lead and f.suggestion is not None for f in a.findings)
     if opening and not fixed_opening and _first_word(opening) != _first_word(body) and opening.lower() not in body.lower():
         if head and not head.endswith("\n"):  # "Hi John, thank you …! Your order …"
             if not re.match(r"I\b", opening):  # English "I" stays capitalised
