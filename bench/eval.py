@@ -26,7 +26,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "server"))
 
-from savy.analyse import analyse, detect_language  # noqa: E402
+from savy.analyse import Analysis, analyse, detect_language  # noqa: E402
 from savy.app import serve_in_thread as serve  # noqa: E402
 from savy.rules import RuleBook  # noqa: E402
 from savy.settings import Settings  # noqa: E402
@@ -99,15 +99,14 @@ def analyzer_report(book: RuleBook, cases: list[dict]) -> list[str]:
     return out
 
 
-def spans_report(book: RuleBook, rows: dict[str, dict]) -> list[str]:
+def spans_report(rows: dict[str, dict], drafts: dict[str, Analysis], part: dict[str, str]) -> list[str]:
     """training/labels/spans.jsonl: which exact phrase of a training draft breaks which rule, labelled
     by hand for every training draft — a recall figure that does not depend on the rows' intended rules.
-    Split like holdout_report (every 4th row by id is held out)."""
+    `drafts` and `part` come from holdout_report: each row's analysis and its side of the split."""
     path = ROOT / "training" / "labels" / "spans.jsonl"
     if not path.exists():
         return []
     labels = load_jsonl(path)
-    part = {rid: "held-out" if i % 4 == 3 else "development" for i, rid in enumerate(sorted(rows))}
     spans: Counter[str] = Counter()
     found: Counter[str] = Counter()
     clean: Counter[str] = Counter()
@@ -115,8 +114,7 @@ def spans_report(book: RuleBook, rows: dict[str, dict]) -> list[str]:
     per: Counter[str] = Counter()
     per_found: Counter[str] = Counter()
     for lab in labels:
-        r, where = rows[lab["id"]], part[lab["id"]]
-        a = analyse(book, r["draft"], r["customer"] or None, r["lang"])
+        r, a, where = rows[lab["id"]], drafts[lab["id"]], part[lab["id"]]
         if not lab["spans"]:
             clean[where] += 1
             flagged[where] += bool(a.findings)
@@ -151,9 +149,11 @@ def holdout_report(book: RuleBook) -> list[str]:
     alarm = labelled = hit = 0
     emo_ok: Counter[str] = Counter()
     confusion: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+    parts: dict[str, str] = {}
+    drafts: dict[str, Analysis] = {}
     for i, r in enumerate(rows):
-        part = "held-out" if i % 4 == 3 else "development"
-        a = analyse(book, r["draft"], r["customer"] or None, r["lang"])
+        part = parts[r["id"]] = "held-out" if i % 4 == 3 else "development"
+        a = drafts[r["id"]] = analyse(book, r["draft"], r["customer"] or None, r["lang"])
         emo_ok[part] += a.customer_emotion == r["emotion"]
         confusion[part][(r["emotion"], a.customer_emotion)] += 1
         alarm += bool(analyse(book, r["rewrite"], r["customer"] or None, r["lang"]).findings)
@@ -173,7 +173,7 @@ def holdout_report(book: RuleBook) -> list[str]:
            "A draft's rule label says what the example exercises, not that the draft contains a "
            "detectable phrase (a missing confirmation has no text to match), so the middle figure "
            "is a lower bound on recall.", ""]
-    out += spans_report(book, {r["id"]: r for r in rows})
+    out += spans_report({r["id"]: r for r in rows}, drafts, parts)
     for part in ("development", "held-out"):
         out += [f"Emotion, {part} rows (label → read):", "", "| label | " + " | ".join(emotions) + " |",
                 "|---|---|---|---|"]
