@@ -200,6 +200,10 @@
   .status.error { color: #a52a1a; font-weight: 600; }
   .out { white-space: pre-wrap; border: 1px solid #e1e6ee; border-radius: 6px; padding: 8px; min-height: 40px; background: #fafbfd; }
   ins { background: #dcf5e3; text-decoration: none; } del { background: #fbe1dd; color: #7a2a1a; }
+  .alts { display: flex; flex-wrap: wrap; gap: 4px; margin: 8px 0 0; align-items: center; }
+  .alts-label { font-size: 12px; color: #4a5568; margin-right: 4px; }
+  .alt { border: 1px solid #c9d1dd; border-radius: 6px; padding: 2px 8px; font-size: 12px; background: #fff; cursor: pointer; max-width: 100%; text-align: left; }
+  .alt[aria-pressed="true"] { background: #e6eefb; border-color: #3b6fd4; }
   .chips { display: flex; flex-wrap: wrap; gap: 4px; margin: 8px 0; padding: 0; list-style: none; }
   .chip { border: 1px solid #c9d1dd; border-radius: 12px; padding: 2px 8px; font-size: 12px; background: #f1f4f9; cursor: help; }
   .why { font-size: 12px; color: #33415c; margin: 4px 0; }
@@ -254,6 +258,8 @@
     const src = h("span", { class: "src", id: "savy-src" });
     const out = h("div", { class: "out", role: "region", "aria-label": t("rewriteLabel"), tabindex: "0" });
     const chips = h("ul", { class: "chips", "aria-label": t("rulesLabel") });
+    // other openings the server offers: one click swaps the first sentence before Replace
+    const alts = h("div", { class: "alts", role: "group", "aria-label": t("openersLabel") });
     const why = h("div", { class: "why", "aria-live": "polite" });
     const warnings = h("div", {});
     const hintsTitle = h("label", {}, t("hintsTitle"));
@@ -268,7 +274,7 @@
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
     h("div", { class: "head" }, h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), clear), customer,
     hintsTitle, hints,
-    h("div", { class: "progress" }, status, meter), out, chips, why, warnings,
+    h("div", { class: "progress" }, status, meter), out, alts, chips, why, warnings,
     h("div", { class: "row" }, replace, copy, retry, cancel));
     const toast = h("div", { class: "toast", role: "alert", lang: LANG });
     shadow.append(button, panel, toast);
@@ -280,7 +286,7 @@
       style.textContent = CSS;
       shadow.prepend(style);
     }
-    return { host, shadow, button, badge, panel, status, meter, customer, src, clear, out, chips, why, warnings, hints, hintsTitle,
+    return { host, shadow, button, badge, panel, status, meter, customer, src, clear, out, alts, chips, why, warnings, hints, hintsTitle,
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
   }
 
@@ -434,6 +440,7 @@
   function resetOutput() {
     ui.out.textContent = "";
     ui.chips.textContent = "";
+    ui.alts.textContent = "";
     ui.why.textContent = "";
     ui.warnings.textContent = "";
     ui.result = null;
@@ -526,11 +533,8 @@
   async function showResult(res) {
     ui.result = res;
     ui.panel.dataset.result = JSON.stringify(res);
-    ui.out.textContent = "";
-    for (const part of S.diffWords(ui.sent.draft, res.rewrite)) {
-      if (part.op === "same") ui.out.append(part.text);
-      else ui.out.append(h(part.op === "add" ? "ins" : "del", {}, part.text));
-    }
+    showDiff(res.rewrite);
+    renderOpeners(res);
     const changed = res.rewrite.trim() !== ui.sent.draft.trim();
     const secs = (res.timings.total_ms / 1000).toFixed(1);
     // "draft": the guard refused every rewrite, which is not the same as "already reads well"
@@ -559,6 +563,33 @@
     // editor, where the next keystroke (Space, Enter) would otherwise press Replace
     const focused = ui.shadow.activeElement;
     if (focused === ui.cancel || focused === ui.retry) (changed ? ui.replace : ui.copy).focus({ preventScroll: true });
+  }
+
+  function showDiff(rewrite) {
+    ui.out.textContent = "";
+    for (const part of S.diffWords(ui.sent.draft, rewrite)) {
+      if (part.op === "same") ui.out.append(part.text);
+      else ui.out.append(h(part.op === "add" ? "ins" : "del", {}, part.text));
+    }
+  }
+
+  /** The opening the server chose and its alternatives as toggle buttons: choosing one shows and
+   *  arms (for Replace and Copy) that version, which the server checked like the first. */
+  function renderOpeners(res) {
+    const options = S.openerOptions(res);
+    if (options.length < 2) return;
+    ui.alts.append(h("span", { class: "alts-label" }, t("openersLabel")));
+    const buttons = options.map((o, i) => h("button", { class: "alt", type: "button", "aria-pressed": String(i === 0),
+      title: o.opener, onclick: trusted(() => {
+        if (ui.result !== current) return;
+        current = { ...res, rewrite: o.rewrite, opener: o.opener };
+        ui.result = current;
+        ui.panel.dataset.result = JSON.stringify(current);
+        showDiff(o.rewrite);
+        buttons.forEach((b, j) => b.setAttribute("aria-pressed", String(j === i)));
+      }) }, o.opener));
+    let current = res;
+    ui.alts.append(...buttons);
   }
 
   /** One localised line per kind of server warning; the server's own (English) sentences as details. */

@@ -66,8 +66,19 @@ def test_rewrite_contract_and_facts(api: httpx.Client, payload: dict) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"rewrite", "language", "customer_emotion", "applied_rules", "warnings",
-                         "source", "model", "timings"}
-    assert body["source"] in ("model", "rules", "draft")
+                         "source", "model", "timings", "opener", "alternatives"}
+    # the embedded model composes: the agent's sentences kept, an opening the model ranked first
+    assert body["source"] == "model"
+    if payload is FI:  # the accept-thanks fix of "Ei kestä." opens the reply: no second opening
+        assert body["opener"] is None and body["alternatives"] == []
+        assert body["rewrite"].startswith(("Ole hyvä", "Olkaa hyvä"))
+    else:
+        assert body["opener"] and body["rewrite"].startswith(body["opener"])
+        assert body["alternatives"]
+    assert all(set(x) == {"opener", "rewrite"} for x in body["alternatives"])
+    for alt in body["alternatives"]:  # the same reply with another first sentence
+        assert alt["opener"] != body["opener"] and alt["rewrite"].startswith(alt["opener"])
+        assert payload["draft"] in alt["rewrite"]
     assert body["language"] == ("fi" if payload is FI else "en")
     assert body["customer_emotion"] == ("positive" if payload is FI else "negative")
     assert body["model"] == "gemma-3-270m-q4_k_m+savy-adapter"
@@ -78,6 +89,7 @@ def test_rewrite_contract_and_facts(api: httpx.Client, payload: dict) -> None:
     facts = ["TIL-20931", "3-5", "12,90 €"] if payload is FI else ["#55120", "March 3", "€4.90"]
     for fact in facts:
         assert fact in body["rewrite"], (fact, body)
+        assert all(fact in alt["rewrite"] for alt in body["alternatives"])
     if payload is FI:
         assert "ei kestä" not in body["rewrite"].lower()
 
@@ -266,7 +278,8 @@ def chatty(savy_home, counting_prompts) -> Iterator[LiveServer]:  # type: ignore
     """The real server and model with a prompt that makes the model count on for hundreds of
     tokens, so a client can hang up while generation is surely still running."""
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
-                        prompts_dir=counting_prompts, max_new_tokens=200, adapter=False)
+                        prompts_dir=counting_prompts, max_new_tokens=200, adapter=False,
+                        rewrite_mode="free")
     server = LiveServer(settings).start()
     yield server
     server.stop()
@@ -275,7 +288,7 @@ def chatty(savy_home, counting_prompts) -> Iterator[LiveServer]:  # type: ignore
 def test_request_timeout_504_and_engine_freed(savy_home, counting_prompts) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
                         prompts_dir=counting_prompts, max_new_tokens=500, request_timeout_s=1.5,
-                        adapter=False)
+                        adapter=False, rewrite_mode="free")
     server = LiveServer(settings).start()
     try:
         server.wait_idle()  # the start-up warm-up

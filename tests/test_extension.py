@@ -188,6 +188,22 @@ def test_rewrite_replace_then_undo_restores_exact_draft(ext: Any, pages_url: str
         assert int(panel.get_attribute("data-deltas")) >= 1
     assert panel.locator("ins").count() >= 1  # the diff shows what was added
     assert panel.locator(".chip").count() == len(result["applied_rules"])
+    # the constrained rewrite offers other openings; one click swaps the first sentence, and
+    # Replace then writes exactly the version shown
+    alts = result["alternatives"]
+    assert alts, "the embedded model's rewrite came without alternative openings"
+    buttons = panel.locator("button.alt")
+    assert buttons.count() == len(alts) + 1
+    assert buttons.nth(0).get_attribute("aria-pressed") == "true"
+    buttons.nth(1).click()
+    assert buttons.nth(1).get_attribute("aria-pressed") == "true"
+    assert buttons.nth(0).get_attribute("aria-pressed") == "false"
+    result = json.loads(panel.get_attribute("data-result"))
+    assert result["rewrite"] == alts[0]["rewrite"] and result["opener"] == alts[0]["opener"]
+    rewrite = result["rewrite"]
+    assert alts[0]["opener"].strip()[:12].lower() in panel.locator(".out").inner_text().lower()
+    for fact in fx["facts"]:
+        assert fact in rewrite
     # nothing changed in the editor before Replace
     assert editor_state(page, fx) == before
     shot(page, f"{name}-panel")

@@ -25,7 +25,8 @@ def test_keeping_everything_passes(book: RuleBook) -> None:
 
 def test_same_amount_written_differently_passes(book: RuleBook) -> None:
     draft = "Hyvitys on 12,90 € ja se näkyy tilillänne."
-    assert check(book, draft, "Hyvitys on 12,90 EUR, ja se näkyy tilillänne pian. Kiitos kärsivällisyydestänne.") == []
+    assert check(book, draft, "Hyvitys on 12,90 EUR, ja se näkyy tilillänne pian. Kiitos kärsivällisyydestänne.",
+                 "Milloin hyvitys tulee? Olen odottanut jo viikon.") == []
 
 
 @pytest.mark.parametrize("drop", ["TIL-20931", "12,90 €", "https://kauppa.fi/seuranta", "tuki@kauppa.fi",

@@ -22,7 +22,7 @@ BAD = "Ole hyvä! Tilaus TIL-20931 lähti eilen, hinta 9,90 € ja saatte hyvity
 
 
 def rewriter(book: RuleBook, engine: FakeEngine, timeout: float = 30) -> Rewriter:
-    return Rewriter(book, engine, PromptBuilder(book, "completion"), Guard(book), 256, timeout)
+    return Rewriter(book, engine, PromptBuilder(book, "completion"), Guard(book), 256, timeout, mode="free")
 
 
 def test_model_rewrite_accepted(book: RuleBook) -> None:

@@ -255,7 +255,7 @@
   // localised line per kind and keeps the sentences as details. Matched on their stable wording.
   const WARNING_KINDS = [
     ["rulesUsed", (w) => w.startsWith("Using the rules-only rewrite")],
-    ["draftKept", (w) => w.startsWith("Rules-only rewrite rejected too")],
+    ["draftKept", (w) => w.startsWith("No framed rewrite passed the checks")],
     ["modelRejected", (w) => /^Model attempt \d+ rejected by the guard/.test(w)],
     ["notFixed", (w) => w.endsWith(": the rules could not fix it automatically.")],
     ["busy", (w) => w.startsWith("The engine was busy")],
@@ -300,10 +300,25 @@
     return gone || /extension context invalidated/i.test(text);
   }
 
+  /** The opening choices of a rewrite response: the chosen one first, then the alternatives the
+   *  server checked; each {opener, rewrite}. Empty when the response has no opener (a free rewrite). */
+  function openerOptions(res) {
+    if (!res || !res.opener || typeof res.rewrite !== "string") return [];
+    const alts = Array.isArray(res.alternatives) ? res.alternatives : [];
+    const seen = new Set([res.opener]);
+    const out = [{ opener: res.opener, rewrite: res.rewrite }];
+    for (const a of alts) {
+      if (!a || typeof a.opener !== "string" || typeof a.rewrite !== "string" || seen.has(a.opener)) continue;
+      seen.add(a.opener);
+      out.push({ opener: a.opener, rewrite: a.rewrite });
+    }
+    return out.slice(0, 4);
+  }
+
   const api = {
     DEFAULT_SERVER, CONTENT_FILES, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
     describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds, summarizeWarnings,
-    SELECTION_FRESH_MS, selectionStillValid, contextInvalidated,
+    SELECTION_FRESH_MS, selectionStillValid, contextInvalidated, openerOptions,
   };
   root.SavyShared = api;
   if (typeof module !== "undefined" && module.exports) module.exports = api;

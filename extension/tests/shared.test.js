@@ -140,7 +140,7 @@ test("server warnings: one summary per kind, matched on the pipeline's wording",
   assert.deepEqual(S.summarizeWarnings(["Model attempt 1 rejected by the guard: x."]).map((w) => w.kind), ["modelRejected"]);
   assert.deepEqual(S.summarizeWarnings([
     "Model attempt 1 rejected by the guard: x.", "The engine was busy for a second attempt.",
-    "Rules-only rewrite rejected too (x); returning the draft unchanged.", "Something new.",
+    "No framed rewrite passed the checks; returning the draft unchanged.", "Something new.",
   ]).map((w) => w.kind), ["draftKept", "busy", "other"]);
   assert.deepEqual(S.summarizeWarnings([]), []);
   assert.deepEqual(S.summarizeWarnings(undefined), []);
@@ -168,4 +168,12 @@ test("an orphaned content script is recognised by its runtime or by the error it
   assert.equal(S.contextInvalidated({ id: "abc" }, "Error: Extension context invalidated."), true);
   const throwing = { get id() { throw new Error("Extension context invalidated."); } };
   assert.equal(S.contextInvalidated(throwing, null), true);
+});
+
+test("openerOptions: the chosen opening first, then distinct checked alternatives", () => {
+  assert.deepEqual(S.openerOptions({ rewrite: "x" }), []);
+  assert.deepEqual(S.openerOptions({ rewrite: "A b", opener: "A", alternatives: [] }), [{ opener: "A", rewrite: "A b" }]);
+  const res = { rewrite: "A b", opener: "A", alternatives: [
+    { opener: "C", rewrite: "C b" }, { opener: "A", rewrite: "A again" }, { opener: 3, rewrite: "bad" }, null] };
+  assert.deepEqual(S.openerOptions(res).map((o) => o.opener), ["A", "C"]);
 });

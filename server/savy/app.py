@@ -94,8 +94,11 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     style = _choose_style(settings, chat_template, lora_name)
     builder = PromptBuilder(book, style, chat_template)
     warming.join()
+    mode = settings.rewrite_mode
+    if mode == "auto":
+        mode = "compose" if settings.model is None else "free"
     rewriter = Rewriter(book, engine, builder, guard, settings.max_new_tokens,
-                        settings.request_timeout_s, settings.log_text)
+                        settings.request_timeout_s, settings.log_text, mode)
     return State(settings, book, engine, rewriter, token)
 
 
@@ -109,8 +112,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.savy = state
         if settings.log_text:
             log.warning("SAVY_LOG_TEXT is on: drafts and customer messages will be written to the log")
-        log.info("Sävy ready: model=%s style=%s threads=%d", state.engine.name,
-                 state.rewriter.builder.style, settings.n_threads)
+        log.info("Sävy ready: model=%s style=%s mode=%s threads=%d", state.engine.name,
+                 state.rewriter.builder.style, state.rewriter.mode, settings.n_threads)
         # Evaluate the fixed part of the prompt (rules, examples) once now, so the first real
         # request is as fast as every later one; a request arriving meanwhile simply queues.
         warm = asyncio.create_task(_warm_up(state))

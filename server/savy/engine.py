@@ -18,9 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .errors import EngineBusy, SavyError
+from .errors import EngineBusy, EngineTimeout, SavyError
 
 log = logging.getLogger("savy.engine")
+
+# prompt tokens evaluated per llama.cpp call: the cancel flag and the deadline are checked between
+# chunks, so a dropped client frees the engine within one chunk (~0.1 s on 2 cores)
+PROMPT_CHUNK = 64
 
 # A prompt is a list of segments: (text, trusted). Trusted text (our own templates) may contain
 # special tokens such as <start_of_turn>; untrusted text (draft, customer message) is tokenized
@@ -67,6 +71,15 @@ class Engine(Protocol):
         ...
 
 
+class Scorer(Protocol):
+    """An engine that can rank given continuations of a prompt (the constrained rewrite's choice)."""
+
+    async def score(self, segments: Sequence[Segment], continuations: Sequence[str],
+                    stats: GenStats, timeout_s: float) -> list[float]:
+        """The mean log-probability per token of each continuation after the prompt."""
+        ...
+
+
 @dataclass
 class _Job:
     segments: Sequence[Segment]
@@ -74,11 +87,36 @@ class _Job:
     stats: GenStats
     loop: asyncio.AbstractEventLoop
     deadline: float
-    out: asyncio.Queue[str | BaseException | None] = field(default_factory=asyncio.Queue)
+    out: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     cancel: threading.Event = field(default_factory=threading.Event)
     enqueued: float = field(default_factory=time.monotonic)
+    # a scoring job (no generation): the continuations to rank after the prompt
+    continuations: Sequence[str] | None = None
 
-    def emit(self, item: str | BaseException | None) -> None:
+    def stopped(self) -> bool:
+        """Whether the job must end now (its client left, or its deadline passed)."""
+        if self.cancel.is_set():
+            self.stats.finish_reason = "cancelled"
+            return True
+        if time.monotonic() > self.deadline:
+            self.stats.finish_reason = "timeout"
+            return True
+        return False
+
+    async def next_item(self) -> object:
+        """What the worker sent next; an error it sent is raised here. None when the job ended, or
+        its deadline (plus a second's grace) passed with nothing sent."""
+        remaining = self.deadline - time.monotonic() + 1.0
+        try:
+            item = await asyncio.wait_for(self.out.get(), timeout=max(remaining, 0.1))
+        except asyncio.TimeoutError:
+            self.stats.finish_reason = "timeout"
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def emit(self, item: object) -> None:
         try:
             self.loop.call_soon_threadsafe(self.out.put_nowait, item)
         except RuntimeError:  # the caller's event loop is gone (a CLI run that timed out): no one listens
@@ -205,7 +243,10 @@ class LlamaEngine:
                 continue
             self._running = True
             try:
-                self._generate(job)
+                if job.continuations is not None:
+                    self._score(job)
+                else:
+                    self._generate(job)
             except BaseException as exc:
                 log.error("generation failed: %s", type(exc).__name__, exc_info=exc)
                 job.stats.finish_reason = "error"
@@ -233,23 +274,22 @@ class LlamaEngine:
             return sum(len(t) for t, _ in segments) // 3
         return len(self._tokenize(segments))
 
-    def _generate(self, job: _Job) -> None:
-        from llama_cpp import llama_cpp as C
-
+    def _prompt(self, job: _Job, extra: int = 16) -> list[int] | None:
+        """Tokenize the job's prompt and bring the KV cache up to all but its last token: the prefix
+        shared with the previous job is reused, the rest is evaluated in chunks with the cancel
+        flag and the deadline checked between them, so no prompt can hold the engine for long.
+        None when the job ended (an error or a stop was emitted or recorded)."""
         llm = self.llm
         assert llm is not None
-        t0 = time.monotonic()
-        stats, p = job.stats, job.params
+        stats = job.stats
         tokens = self._tokenize(job.segments)
         n_ctx = llm.n_ctx()
         stats.prompt_tokens = len(tokens)
-        if len(tokens) + 16 > n_ctx:
+        if len(tokens) + extra > n_ctx:
             job.emit(SavyError(413, "too_long_for_model",
                                f"The prompt needs {len(tokens)} tokens; the model's context is {n_ctx}.",
                                field="draft"))
-            return
-        max_tokens = min(p.max_tokens, n_ctx - len(tokens) - 1)
-
+            return None
         # Reuse the KV cache for the prompt prefix shared with the previous request (the rules and
         # examples); at least one token is always evaluated so there are fresh logits to sample.
         reuse = min(common_prefix(llm.input_ids[: llm.n_tokens].tolist(), tokens), len(tokens) - 1)
@@ -259,6 +299,65 @@ class LlamaEngine:
             reuse = 0
             llm.reset()
         stats.prompt_reused_tokens = reuse
+        for i in range(reuse, len(tokens) - 1, PROMPT_CHUNK):
+            if job.stopped():
+                return None
+            llm.eval(tokens[i:min(i + PROMPT_CHUNK, len(tokens) - 1)])
+        return None if job.stopped() else tokens
+
+    def _score(self, job: _Job) -> None:
+        """Rank the job's continuations: their mean log-probability per token after the prompt."""
+        import numpy as np
+
+        llm = self.llm
+        assert llm is not None and job.continuations is not None
+        t0 = time.monotonic()
+        longest = max((len(c) for c in job.continuations), default=0)
+        tokens = self._prompt(job, extra=longest // 2 + 16)
+        if tokens is None:
+            return
+        llm.eval(tokens[-1:])
+        n_vocab = llm.n_vocab()
+        first = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)).copy()
+        n = len(tokens)
+        scores = []
+        try:
+            for cont in job.continuations:
+                if job.stopped():
+                    return
+                toks = llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)[: llm.n_batch]
+                if not toks:
+                    scores.append(float("-inf"))
+                    continue
+                llm._batch.set_batch(batch=toks, n_past=n, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(toks), n_vocab))
+                logits = np.vstack([first[None, :], rows[:-1]])
+                top = logits.max(axis=1, keepdims=True)
+                norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+                scores.append(float((logits[np.arange(len(toks)), toks] - norm).mean()))
+                llm._ctx.kv_cache_seq_rm(-1, n, -1)
+                job.stats.completion_tokens += len(toks)
+        finally:
+            llm._ctx.kv_cache_seq_rm(-1, n, -1)
+            llm.n_tokens = n
+            job.stats.gen_ms = (time.monotonic() - t0) * 1000
+        if job.stats.first_token_ms is None:
+            job.stats.first_token_ms = (time.monotonic() - job.enqueued) * 1000
+        job.stats.finish_reason = "stop"
+        job.emit(scores)
+
+    def _generate(self, job: _Job) -> None:
+        from llama_cpp import llama_cpp as C
+
+        llm = self.llm
+        assert llm is not None
+        t0 = time.monotonic()
+        stats, p = job.stats, job.params
+        tokens = self._prompt(job)
+        if tokens is None:
+            return
+        max_tokens = min(p.max_tokens, llm.n_ctx() - len(tokens) - 1)
         if p.seed is not None:
             llm.set_seed(p.seed)
 
@@ -268,7 +367,7 @@ class LlamaEngine:
         hold = max((len(s) for s in p.stop), default=0)  # how far back a stop string may start
         generated: list[int] = []
         stats.finish_reason = "length"
-        gen = llm.generate(tokens[reuse:], reset=False, temp=p.temperature, top_p=p.top_p,
+        gen = llm.generate(tokens[-1:], reset=False, temp=p.temperature, top_p=p.top_p,
                            top_k=p.top_k, min_p=p.min_p, repeat_penalty=p.repeat_penalty)
         try:
             for tok in gen:
@@ -310,31 +409,43 @@ class LlamaEngine:
         stats.gen_ms = (time.monotonic() - t0) * 1000
 
     # -- the async face ------------------------------------------------------------------------
-    async def stream(self, segments: Sequence[Segment], params: GenParams, stats: GenStats,
-                     timeout_s: float) -> AsyncIterator[str]:
-        """Yield "" once the job is admitted, then text deltas. Raises EngineBusy when the queue is
-        full; closing the iterator (or cancelling its task) stops the generation."""
+    def _admit(self, job: _Job) -> None:
         if self._load_error is not None:
             raise SavyError(503, "model_unavailable", f"The model failed to load: {self._load_error}")
-        job = _Job(segments, params, stats, asyncio.get_running_loop(),
-                   deadline=time.monotonic() + timeout_s)
         try:
             self._queue.put_nowait(job)
         except queue.Full:
             raise EngineBusy() from None
+
+    async def score(self, segments: Sequence[Segment], continuations: Sequence[str],
+                    stats: GenStats, timeout_s: float) -> list[float]:
+        """The mean log-probability per token of each continuation after the prompt (see Scorer)."""
+        job = _Job(segments, GenParams(max_tokens=0), stats, asyncio.get_running_loop(),
+                   deadline=time.monotonic() + timeout_s, continuations=list(continuations))
+        self._admit(job)
+        try:
+            while True:
+                item = await job.next_item()
+                if item is None:  # ended without scores: cancelled or out of time
+                    raise EngineTimeout(timeout_s)
+                if isinstance(item, list):
+                    return item
+        finally:
+            job.cancel.set()
+
+    async def stream(self, segments: Sequence[Segment], params: GenParams, stats: GenStats,
+                     timeout_s: float) -> AsyncIterator[str]:
+        """Yield "" once the job is admitted, then text deltas. Raises EngineBusy when the queue is
+        full; closing the iterator (or cancelling its task) stops the generation."""
+        job = _Job(segments, params, stats, asyncio.get_running_loop(),
+                   deadline=time.monotonic() + timeout_s)
+        self._admit(job)
         try:
             yield ""
             while True:
-                remaining = job.deadline - time.monotonic() + 1.0
-                try:
-                    item = await asyncio.wait_for(job.out.get(), timeout=max(remaining, 0.1))
-                except asyncio.TimeoutError:
-                    stats.finish_reason = "timeout"
-                    return
+                item = await job.next_item()
                 if item is None:
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                yield item  # type: ignore[misc]
         finally:
             job.cancel.set()

@@ -85,6 +85,98 @@ class Guard:
             problems.append(f"too long ({n} chars for a {d}-char draft)")
         if style:
             problems += self.leftovers(a, text)
+        problems += self.meaning(a, draft, text)
+        return problems
+
+    # -- meaning -----------------------------------------------------------------------------
+    @cached_property
+    def _meaning(self) -> dict:
+        m = self._cfg["meaning"]
+        return {
+            "max_lost": float(m.get("max_lost_share", 0.0)),
+            "stop": {lg: frozenset(w.lower() for w in ws) for lg, ws in m["stop"].items()},
+            "keep": {name: {lg: [re.compile(p, FLAGS) for p in pats] for lg, pats in c.items()}
+                     for name, c in m["keep"].items()},
+            "claims": {name: ({lg: [re.compile(p, FLAGS) for p in pats] for lg, pats in c["claim"].items()},
+                              [re.compile(p, FLAGS) for p in c["support"]], frozenset(c.get("support_emotion", [])))
+                       for name, c in m["claims"].items()},
+        }
+
+    @cached_property
+    def _stem(self) -> Callable[[str], str]:
+        import snowballstemmer  # type: ignore[import-untyped]
+
+        stemmer = snowballstemmer.stemmer("english")
+        return lru_cache(maxsize=65536)(stemmer.stemWord)
+
+    def lemmas(self, word: str, lang: str) -> frozenset[str]:
+        """The forms a word may take in a rewrite and still be the same word: its base forms."""
+        w = word.lower()
+        if lang == "en":
+            return frozenset({w, self._stem(w)})
+        out = {w} | _name_stems(w)
+        if self._lexicon is not None:
+            out |= _fi_baseforms(word)
+        return frozenset(out)
+
+    def _content_words(self, text: str, lang: str) -> list[str]:
+        stop = self._meaning["stop"].get(lang, frozenset())
+        out = []
+        for w in _CONTENT_WORD.findall(text):
+            w = _POSSESSIVE.sub("", w)
+            if w.lower() in stop or len(w) < 2:
+                continue
+            if lang == "fi" and self._lexicon is not None and (
+                    _fi_baseforms(w) & stop or _fi_classes(w) - _FI_CONTENT == _fi_classes(w) != frozenset()):
+                continue  # a pronoun, adverb or particle: no content of its own
+            out.append(w)
+        return out
+
+    def _same_kind(self, w: str, v: str, lang: str) -> bool:
+        """Both verbs (a voice or tense changed), or both unknown words (a name misspelt)."""
+        if lang != "fi" or self._lexicon is None:
+            return False
+        cw, cv = _fi_classes(w), _fi_classes(v)
+        return (not cw and not cv) or ("teonsana" in cw and "teonsana" in cv)
+
+    def meaning(self, a: Analysis, draft: str, text: str) -> list[str]:
+        """What `text` changes of the draft's sense: content words lost, a negation, ability,
+        obligation, restriction or condition dropped, or a claim about the customer that nothing
+        supports. The draft's flagged phrases may go (their rule rephrases them)."""
+        lang, cfg = a.language, self._meaning
+        kept = _without_spans(draft, [(f.start, f.end) for f in a.findings])
+        problems = []
+        have: set[str] = set()
+        for w in self._content_words(text, lang):
+            have |= self.lemmas(w, lang)
+        got = {w.lower() for w in self._content_words(text, lang)}
+        words = list(dict.fromkeys(self._content_words(kept, lang)))
+        lost = [w for w in words if not (self.lemmas(w, lang) & have)]
+        # a name-like word ("PUK-koodi", "OmaNetistä") is kept like a fact; a near miss of a lost
+        # word is the same word changed ("lukittui" -> "lukittiin", "OmaNetistä" -> "OmaNetista")
+        key = [w for w in lost if _NAMELIKE.search(w)]
+        near = [f"{w} -> {v}" for w in lost for v in got if len(w) >= 6 and w.lower() != v
+                and w.lower()[:5] == v[:5] and self._same_kind(w, v, lang)]
+        if key or near:
+            problems.append("changed the meaning: " + ", ".join(repr(w) for w in (key + near)[:4]))
+        elif lost and len(lost) > cfg["max_lost"] * len(words):
+            problems.append("changed the meaning: lost " + ", ".join(repr(w) for w in lost[:4]))
+        for name, pats in cfg["keep"].items():
+            rxs = pats.get(lang, [])
+            want = sum(len(rx.findall(kept)) for rx in rxs)
+            if want and sum(len(rx.findall(text)) for rx in rxs) < want:
+                problems.append(f"changed the meaning: dropped a word of {name}")
+        basis = f"{draft}\n{a.customer_clean}"
+        for name, (claims, support, moods) in cfg["claims"].items():
+            if a.customer_emotion in moods:
+                continue
+            for rx in claims.get(lang, []):
+                m = rx.search(text)
+                if m and not rx.search(draft) and not any(s.search(basis) for s in support):
+                    problems.append(f"claims what nobody said ({name}: {m.group(0)!r})")
+                    break
+        if lang == "fi" and self._lexicon is not None:
+            problems += [f"broken Finnish {p!r}" for p in _aux_with_past(text)]
         return problems
 
     def leftovers(self, a: Analysis, text: str) -> list[str]:
@@ -133,6 +225,9 @@ class Guard:
         texts = [p for part in self.book.phrases.values() for lang in part.values()
                  for table in lang.values() for opts in table.values() for p in opts]
         texts += [r.with_ for rule in self.book.rules for r in rule.replacements]
+        from .compose import load_bank  # compose imports the rules-only fixes, which import nothing here
+
+        texts += load_bank(self.book.root).texts()
         return frozenset(w.lower() for t in texts for w in _WORD.findall(t))
 
     def _facts(self, draft: str, a: Analysis, text: str) -> list[str]:
@@ -194,6 +289,57 @@ class Guard:
             if m and not rx.search(draft):
                 out.append(f"new promise {m.group(0)!r}")
         return out
+
+
+_POSSESSIVE = re.compile(r"['’]s\Z", re.IGNORECASE)
+# a word with a capital inside or an acronym part: a name or a code ("OmaNetistä", "PUK-koodi")
+_NAMELIKE = re.compile(r"\w[A-ZÅÄÖ]|\b[A-ZÅÄÖ]{2,}-")
+_FI_CONTENT = frozenset({"nimisana", "teonsana", "laatusana", "nimisana_laatusana", "nimi", "etunimi",
+                         "sukunimi", "paikannimi", "lyhenne"})
+_CONTENT_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
+
+
+@lru_cache(maxsize=65536)
+def _fi_baseforms(word: str) -> frozenset[str]:
+    """Voikko's base forms of a Finnish word (lower case); empty when it does not know it."""
+    import pyvoikko  # type: ignore[import-untyped]
+
+    found = pyvoikko.analyse(word) or pyvoikko.analyse(word.lower())
+    if not found and "-" in word:  # "PUK-koodin": the compound's last part decides the form
+        head, _, last = word.rpartition("-")
+        return frozenset(f"{head.lower()}-{b}" for b in _fi_baseforms(last))
+    return frozenset(x.BASEFORM.lower() for x in found if x.BASEFORM)
+
+
+@lru_cache(maxsize=65536)
+def _fi_classes(word: str) -> frozenset[str]:
+    import pyvoikko  # type: ignore[import-untyped]
+
+    found = pyvoikko.analyse(word) or pyvoikko.analyse(word.lower())
+    return frozenset(x.CLASS for x in found if x.CLASS)
+
+
+_FI_AUX = re.compile(r"\b(on|ovat|oli|olivat|olen|olet|olemme|olette|ei|en|et|emme|ette|eivät)\s+([^\W\d_]+)\b",
+                     re.IGNORECASE)
+
+
+def _aux_with_past(text: str) -> list[str]:
+    """"on lähti": an auxiliary before a finite past-tense verb (every reading of it) is no Finnish."""
+    import pyvoikko  # type: ignore[import-untyped]
+
+    out = []
+    for m in _FI_AUX.finditer(text):
+        found = pyvoikko.analyse(m.group(2))
+        if found and all(x.CLASS == "teonsana" and x.TENSE == "past_imperfective" and x.MOOD == "indicative"
+                         and not x.PARTICIPLE for x in found):
+            out.append(m.group(0))
+    return out
+
+
+def _without_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    for a, b in sorted(spans, reverse=True):
+        text = text[:a] + " " + text[b:]
+    return text
 
 
 # Finnish case endings a name takes: "Jussi" / "Jussille" / "Jussin", "Luna" / "Lunaan"

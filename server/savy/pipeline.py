@@ -7,14 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from . import compose
 from .analyse import Analysis, analyse
-from .engine import Engine, GenParams, GenStats
+from .engine import Engine, GenParams, GenStats, Segment
 from .errors import EngineBusy, EngineTimeout
 from .guard import Guard
 from .prompt import PromptBuilder
 from .rules import RuleBook
-from .rulesonly import rewrite_rules
-from .schemas import AppliedRule, RewriteRequest, RewriteResponse, Timings
+from .schemas import Alternative, AppliedRule, RewriteRequest, RewriteResponse, Timings
 
 log = logging.getLogger("savy.pipeline")
 
@@ -34,6 +34,13 @@ class Rewriter:
     max_new_tokens: int
     timeout_s: float
     log_text: bool = False
+    # "compose": keep the agent's sentences and choose an opening and closing from the bank (the
+    # embedded small model); "free": the model writes the whole rewrite (a bigger model)
+    mode: str = "compose"
+
+    @property
+    def bank(self) -> compose.Bank:
+        return compose.load_bank(self.book.root)
 
     def attempts(self, max_tokens: int, stop: tuple[str, ...]) -> list[GenParams]:
         """Greedy first (a rewrite should copy facts exactly); one retry with different sampling."""
@@ -47,6 +54,8 @@ class Rewriter:
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
         a = analyse(self.book, req.draft, req.customer_message, req.language)
+        if self.mode == "compose":
+            return await self._compose(a, req.draft, deadline, t0, on_event, use_model=True)
         segments = self.builder.build(a, req.draft)
         draft_tokens = self.engine.count_tokens([(req.draft, False)])
         max_tokens = min(self.max_new_tokens, int(draft_tokens * 2.5) + 64)
@@ -77,18 +86,88 @@ class Rewriter:
             if not problems:
                 return self._response(a, text.strip(), "model", warnings, total, t0)
             warnings.append(f"Model attempt {n} rejected by the guard: {'; '.join(problems)}.")
-        fallback = rewrite_rules(self.book, a, req.draft)
-        problems = self.guard.check(a, req.draft, fallback, style=False)
-        if not problems:
-            warnings.append("Using the rules-only rewrite.")
-            warnings += [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically."
-                         for p in self.guard.leftovers(a, fallback)]
-            return self._response(a, fallback, "rules", warnings, total, t0)
-        warnings.append(f"Rules-only rewrite rejected too ({'; '.join(problems)}); returning the draft unchanged.")
-        return self._response(a, req.draft, "draft", warnings, total, t0)
+        warnings.append("Using the rules-only rewrite.")
+        return await self._compose(a, req.draft, deadline, t0, on_event, use_model=False,
+                                   warnings=warnings, total=total)
+
+    async def _compose(self, a: Analysis, draft: str, deadline: float, t0: float,
+                       on_event: OnEvent | None, use_model: bool,
+                       warnings: list[str] | None = None, total: GenStats | None = None) -> RewriteResponse:
+        """The constrained rewrite: the agent's sentences kept, flagged phrases fixed by their rules,
+        an opening and a closing from the bank ranked by the model (see compose.py)."""
+        pl = compose.plan(self.bank, a, draft)
+        score = getattr(self.engine, "score", None) if use_model else None
+        total = total or GenStats()
+        warnings = warnings or []
+        prompt = self.builder.build(a, draft)
+        seed = draft
+        openers: list[str] = list(pl.openers)
+        closings: list[str] = list(pl.closings)
+        source = "rules"
+        if score is not None and (len(pl.openers) > 1 or len(pl.closings) > 1):
+            if len(pl.openers) > 1:
+                head, _ = compose.opener_join(pl.frame, pl.openers[0])
+                conts = [compose.opener_join(pl.frame, o)[1] for o in pl.openers]
+                scores = await self._score(score, [*prompt, (head, False)], conts, total, deadline)
+                openers = compose.ranked(pl.openers, scores)
+            if on_event is not None:
+                await on_event("admitted", "", 1, 0)
+            if len(pl.closings) > 1:
+                before = compose.assemble(compose.Plan(compose.Frame(pl.frame.head, pl.frame.body, "")),
+                                          openers[0] if openers else None, None)
+                conts = [compose.closing_join(before, c) for c in pl.closings]
+                scores = await self._score(score, [*prompt, (before, False)], conts, total, deadline)
+                closings = compose.ranked(pl.closings, scores)
+            source = "model"
+        else:
+            first = compose.stable_pick(pl.openers, seed)
+            openers = [first] + [o for o in pl.openers if o != first] if first else []
+            last = compose.stable_pick(pl.closings, seed + "|c")
+            closings = [last] + [c for c in pl.closings if c != last] if last else []
+            if on_event is not None and use_model:
+                await on_event("admitted", "", 1, 0)
+        # the best-ranked version the guard passes; then the others, as alternatives
+        chosen: tuple[str, str | None] | None = None
+        alternatives: list[Alternative] = []
+        for opener in [*openers[:4], None]:
+            closing = pl.closing_for(opener, closings)
+            text = compose.assemble(pl, opener, closing)
+            problems = self.guard.check(a, draft, text, style=False)
+            if problems and closing is not None:
+                text = compose.assemble(pl, opener, None)
+                problems = self.guard.check(a, draft, text, style=False)
+            if problems:
+                if self.log_text:
+                    log.debug("composed text=%r problems=%s", text, problems)
+                continue
+            if chosen is None:
+                chosen = (text, opener)
+            elif opener is not None and len(alternatives) < 3:
+                alternatives.append(Alternative(opener=opener, rewrite=text))
+        if chosen is None:
+            warnings.append("No framed rewrite passed the checks; returning the draft unchanged.")
+            return self._response(a, draft, "draft", warnings, total, t0)
+        text, opener = chosen
+        if on_event is not None:
+            await on_event("delta", text, 1, total.completion_tokens)
+        warnings += [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically."
+                     for p in self.guard.leftovers(a, text)]
+        return self._response(a, text, source, warnings, total, t0, opener=opener,
+                              alternatives=alternatives)
+
+    async def _score(self, score: Callable[..., Awaitable[list[float]]], segments: list[Segment],
+                     conts: list[str], total: GenStats, deadline: float) -> list[float]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise EngineTimeout(self.timeout_s)
+        stats = GenStats()
+        scores = await score(segments, conts, stats, remaining)
+        _add(total, stats)
+        return scores
 
     def _response(self, a: Analysis, text: str, source: str, warnings: list[str],
-                  stats: GenStats, t0: float) -> RewriteResponse:
+                  stats: GenStats, t0: float, opener: str | None = None,
+                  alternatives: list[Alternative] | None = None) -> RewriteResponse:
         total_ms = (time.monotonic() - t0) * 1000
         log.info("rewrite source=%s lang=%s emotion=%s prompt_tokens=%d reused=%d completion_tokens=%d "
                  "first_token_ms=%s total_ms=%.0f", source, a.language, a.customer_emotion,
@@ -101,6 +180,8 @@ class Rewriter:
             applied_rules=[AppliedRule(id=r.id, title=r.title[a.language]) for r in a.applied],
             warnings=warnings,
             source=source,  # type: ignore[arg-type]
+            opener=opener,
+            alternatives=alternatives or [],
             model=self.engine.name,
             timings=Timings(total_ms=round(total_ms, 1), prompt_tokens=stats.prompt_tokens,
                             completion_tokens=stats.completion_tokens,

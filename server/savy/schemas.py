@@ -47,6 +47,13 @@ class Timings(BaseModel):
     prompt_reused_tokens: int = 0
 
 
+class Alternative(BaseModel):
+    """The same rewrite with another opening sentence, for the agent to swap in with one click."""
+
+    opener: str
+    rewrite: str
+
+
 class RewriteResponse(BaseModel):
     rewrite: str
     language: Language
@@ -56,6 +63,9 @@ class RewriteResponse(BaseModel):
     source: Literal["model", "rules", "draft"]
     model: str
     timings: Timings
+    # the opening sentence the rewrite starts with (a constrained rewrite; null for a free one)
+    opener: str | None = None
+    alternatives: list[Alternative] = Field(default_factory=list)
 
 
 class Finding(BaseModel):

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     lora: Path | None = Field(default=None, description="Optional LoRA adapter (GGUF) applied on top of --model.")
     adapter: bool = Field(default=True, description="Apply Sävy's own adapter (models/savy-adapter.gguf) to the embedded model. Off (SAVY_ADAPTER=0, --no-adapter): the bare base model with the few-shot prompt.")
     prompt_style: Literal["auto", "completion", "chat", "adapter"] = Field(default="auto", description="'completion' for base models, 'chat' uses the GGUF's own chat template, 'adapter' the short format Sävy's adapter was trained on; 'auto' picks adapter with Sävy's adapter, else chat when the GGUF has a template.")
+    rewrite_mode: Literal["auto", "compose", "free"] = Field(default="auto", description="'compose' keeps the agent's sentences, fixes flagged phrases and lets the model choose an opening and a closing from prompts/bank (grammatical by construction: right for a small model); 'free' lets the model write the whole rewrite (a bigger model); 'auto' composes with the embedded model and writes freely with your own --model.")
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Directory with rules and prompt text.")
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, description="CPU threads for llama.cpp (default: all cores).")
     n_ctx: int = Field(default=8192, ge=1024, description="Context window in tokens.")

@@ -1,0 +1,301 @@
+"""The compose stage: the constrained rewrite for a small model.
+
+A 270M model copies well and writes new sentences badly, so the reply keeps the agent's own
+sentences, greeting, line breaks and sign-off where they stand; flagged phrases get their rule's
+fix; and one opening and one closing are *chosen* from a curated bank (`prompts/bank/<lang>.toml`)
+among the entries that fit the customer's situation: ranked by the model when there is one (see
+`Engine.score`), picked stably without it. Whatever is picked is grammatical by construction.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .analyse import _SIGNOFF, Analysis
+from .rules import FLAGS, LANGS
+from .rulesonly import fix_findings
+
+# a greeting line ("Hei Maria,\n") or a greeting at the start of the first line ("Hi John, ...")
+GREETING = re.compile(r"^\s*(?:hei|hej|moi|moikka|hyvä|terve|hello|hi|hey|dear|good (?:morning|afternoon|evening))\b"
+                      r"(?:[^\n]*\n+|[^\n.!?,]{0,40}[,!]\s*)", re.IGNORECASE)
+SITUATIONS = ("thanks", "praise", "positive", "humour", "valuable_help", "shame", "worry", "waiting",
+              "order", "negative", "neutral", "refusal")
+PARTS = ("opener", "closing")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sentence of the bank, in each form of address it has."""
+
+    part: str
+    lang: str
+    when: tuple[str, ...]
+    rule: str
+    tags: frozenset[str]
+    texts: dict[str, str]  # "te" / "sinä" (Finnish) or "you" (English)
+
+    def text(self, address: str) -> str:
+        if self.lang == "en":
+            return self.texts["you"]
+        return self.texts["sinä" if address == "sinä" else "te"]
+
+    @property
+    def address_free(self) -> bool:
+        return len(set(self.texts.values())) == 1
+
+
+@dataclass
+class Bank:
+    """The openings and closings, with the rules that choose which fit (prompts/compose.toml)."""
+
+    entries: list[Entry]
+    order: tuple[str, ...]
+    signals: dict[str, tuple[str, ...]]
+    not_when_negative: frozenset[str]
+    refusal: dict[str, list[re.Pattern[str]]]
+    already: dict[str, dict[str, list[re.Pattern[str]]]]
+    never: dict[str, frozenset[str]]
+
+    @classmethod
+    def load(cls, root: Path) -> "Bank":
+        cfg = tomllib.loads((root / "compose.toml").read_text(encoding="utf-8"))
+        entries = []
+        for lang in LANGS:
+            path = root / "bank" / f"{lang}.toml"
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            for part in PARTS:
+                for i, e in enumerate(data.get(part, [])):
+                    where = f"{path.name} {part} #{i + 1}"
+                    when = tuple(e["when"])
+                    if bad := [w for w in when if w not in SITUATIONS]:
+                        raise ValueError(f"{where}: unknown situation {bad}")
+                    texts = {"you": e["text"]} if lang == "en" else {"te": e["te"], "sinä": e["sina"]}
+                    entries.append(Entry(part, lang, when, e["rule"], frozenset(e.get("tags", [])),
+                                         {k: v.strip() for k, v in texts.items()}))
+        rx = lambda pats: [re.compile(p, FLAGS) for p in pats]  # noqa: E731
+        return cls(
+            entries=entries,
+            order=tuple(cfg["order"]),
+            signals={k: tuple(v) for k, v in cfg["signals"].items()},
+            not_when_negative=frozenset(cfg.get("not_when_negative", [])),
+            refusal={lg: rx(cfg["refusal"].get(lg, [])) for lg in LANGS},
+            already={tag: {lg: rx(p) for lg, p in by_lang.items()} for tag, by_lang in cfg["already"].items()},
+            never={k: frozenset(v) for k, v in cfg.get("never", {}).items()},
+        )
+
+    def texts(self) -> list[str]:
+        """Every sentence the bank can add (the guard treats their words as ours)."""
+        return [t for e in self.entries for t in e.texts.values()]
+
+    def refuses(self, lang: str, text: str) -> bool:
+        return any(rx.search(text) for rx in self.refusal.get(lang, []))
+
+    def has(self, tag: str, lang: str, text: str) -> bool:
+        return any(rx.search(text) for rx in self.already.get(tag, {}).get(lang, []))
+
+
+@lru_cache(maxsize=4)
+def load_bank(root: Path) -> Bank:
+    return Bank.load(root)
+
+
+@dataclass
+class Frame:
+    """The draft cut into what stays where it is: greeting, body, sign-off."""
+
+    head: str
+    body: str
+    tail: str
+
+    @property
+    def inline_head(self) -> bool:  # "Hi John, <opener> …" on one line
+        return bool(self.head) and not self.head.endswith("\n")
+
+
+def frame(text: str) -> Frame:
+    head, body = "", text.strip()
+    if g := GREETING.match(body):
+        head, body = body[:g.end()], body[g.end():]
+    tail = ""
+    signoffs = list(_SIGNOFF.finditer(body))
+    s = signoffs[-1] if signoffs else None
+    if s is not None and s.end() >= len(body.rstrip()) - 1:
+        kept = body[:s.start()].rstrip()
+        body, tail = kept, body[len(kept):].rstrip()  # the sign-off with the break before it
+        if "\n" not in tail[: len(tail) - len(tail.lstrip())]:
+            tail = "\n" + tail.lstrip()  # "… sent. t. Laura": the sign-off gets its own line
+    return Frame(head, body, tail)
+
+
+@dataclass
+class Plan:
+    """What a composed rewrite is made of: the fixed draft framed, and the candidates for each part."""
+
+    frame: Frame
+    situation: str | None = None
+    closing_situation: str | None = None
+    openers: list[str] = field(default_factory=list)
+    closings: list[str] = field(default_factory=list)
+    # what each candidate does (its bank tags), so an opener and a closing never say the same thing
+    tags: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def closing_for(self, opener: str | None, ranked_closings: Sequence[str]) -> str | None:
+        """The best closing that does not repeat what the opener does (one thanks, one apology)."""
+        taken = self.tags.get(opener or "", frozenset()) & STACKING
+        return next((c for c in ranked_closings if not (self.tags.get(c, frozenset()) & taken)), None)
+
+
+# tags an opener and a closing may not share
+STACKING = frozenset({"thanks", "apology"})
+# at most this many candidates are ranked per part (each costs a short model pass)
+MAX_CANDIDATES = 8
+
+
+def situations(bank: Bank, a: Analysis, draft: str) -> list[str]:
+    """The situations that hold, strongest first."""
+    found = []
+    for s in bank.order:
+        if s == "emotion":
+            found.append(a.customer_emotion)
+        elif s == "refusal":
+            if bank.refuses(a.language, draft):
+                found.append(s)
+        elif set(bank.signals.get(s, ())) & set(a.signals):
+            found.append(s)
+    if a.customer_emotion == "negative":
+        found = [s for s in found if s not in bank.not_when_negative]
+    return found
+
+
+def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str], body: str,
+                avoid: frozenset[str] = frozenset()) -> tuple[str | None, list[Entry]]:
+    lang = a.language
+    never = set(avoid)
+    for s in sits:
+        never |= bank.never.get(s, frozenset())
+    if a.customer_emotion == "negative":
+        never |= bank.never.get("negative", frozenset())
+    done = {tag for tag in bank.already if bank.has(tag, lang, body)}
+    for s in sits:
+        out = [e for e in bank.entries if e.part == part and e.lang == lang and s in e.when
+               and not (e.tags & never) and not (e.tags & done)]
+        if lang == "fi" and a.address not in ("te", "sinä"):
+            out = [e for e in out if e.address_free] or out  # unknown form: prefer address-free ones
+        if out:
+            return s, out
+    return None, []
+
+
+def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
+    """Fix the draft's flagged phrases, frame it, and list the openers and closings that fit."""
+    fr = frame(fix_findings(a, draft))
+    sits = situations(bank, a, draft)
+    first = fr.body.split("\n", 1)[0]
+    # with no customer message there is nothing to answer: no opener claims what they said
+    open_sits = sits if a.customer_clean.strip() else [s for s in sits if s == "refusal"]
+    s_open, openers = _candidates(bank, "opener", a, open_sits, first)
+    first_word = _first_word(fr.body)
+    said = _trigrams(first)
+    openers = [e for e in openers if _first_word(e.text(a.address)) != first_word
+               and not (_trigrams(e.text(a.address)) & said)]
+    if _fix_opens(a, draft):  # "Ei kestä." -> "Ole hyvä, mukava olla avuksi!" already opens it
+        openers = []
+    last = fr.body.rsplit("\n", 1)[-1]
+    s_close, closings = _candidates(bank, "closing", a, sits, f"{last} {fr.tail}")
+    tags: dict[str, frozenset[str]] = {}
+    for e in [*openers, *closings]:
+        tags[e.text(a.address)] = tags.get(e.text(a.address), frozenset()) | e.tags
+    return Plan(fr, s_open, s_close, _spread(openers, a.address, draft),
+                _spread(closings, a.address, draft + "|c"), tags)
+
+
+def _spread(entries: Sequence[Entry], address: str, seed: str) -> list[str]:
+    """Up to MAX_CANDIDATES distinct texts, a stable draft-dependent sample when there are more."""
+    texts = _unique(e.text(address) for e in entries)
+    if len(texts) <= MAX_CANDIDATES:
+        return texts
+    start = zlib.crc32(seed.encode("utf-8")) % len(texts)
+    return [texts[(start + i * len(texts) // MAX_CANDIDATES) % len(texts)] for i in range(MAX_CANDIDATES)]
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"\w+", text.lower())
+    return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
+
+
+def _fix_opens(a: Analysis, draft: str) -> bool:
+    """Whether a rule's whole-sentence fix stands where the reply starts (after a greeting)."""
+    g = GREETING.match(draft)
+    rest = draft[g.end() if g else 0:]
+    lead = len(draft) - len(rest.lstrip())
+    return any(f.start <= lead and f.suggestion and re.search(r"[.!?]\s*\Z", f.suggestion)
+               for f in a.findings)
+
+
+def _unique(texts: Sequence[str] | object) -> list[str]:
+    return list(dict.fromkeys(texts))  # type: ignore[arg-type]
+
+
+def _first_word(s: str) -> str:
+    m = re.match(r"\W*(\w+)", s)
+    return m.group(1).lower() if m else ""
+
+
+def opener_join(fr: Frame, opener: str) -> tuple[str, str]:
+    """(text before the opener, the opener as it stands in the reply, with its separator)."""
+    if fr.inline_head:  # "Hi John, thank you …! Your order …"
+        if not re.match(r"I\b", opener):  # English "I" stays capitalised
+            opener = opener[0].lower() + opener[1:]
+        return fr.head, opener
+    return fr.head, opener
+
+
+def body_after_opener(fr: Frame, opener: str | None) -> str:
+    body = fr.body
+    if opener and fr.inline_head:
+        body = body[:1].upper() + body[1:]
+    if not opener:
+        return body
+    sep = "\n\n" if "\n\n" in body else " "
+    return sep + body
+
+
+def closing_join(body: str, closing: str) -> str:
+    sep = " " if "\n" not in body.strip() else "\n\n"
+    if sep == " " and re.search(r"[\w€%)]\Z", body.rstrip()):  # "… is on its way" + "Have a good day!"
+        return ". " + closing
+    return sep + closing
+
+
+def assemble(pl: Plan, opener: str | None, closing: str | None) -> str:
+    fr = pl.frame
+    text = ""
+    if opener:
+        head, op = opener_join(fr, opener)
+        text = head + op
+    else:
+        text = fr.head
+    text += body_after_opener(fr, opener)
+    text = text.rstrip()
+    if closing:
+        text += closing_join(text, closing)
+    return (text + fr.tail).strip()
+
+
+def stable_pick(options: Sequence[str], seed: str) -> str | None:
+    """The pick without a model: the same draft always gets the same sentence."""
+    if not options:
+        return None
+    return options[zlib.crc32(seed.encode("utf-8")) % len(options)]
+
+
+def ranked(options: Sequence[str], scores: Sequence[float]) -> list[str]:
+    """Options best first (the model's mean log-probability per token; bank order breaks ties)."""
+    order = sorted(range(len(options)), key=lambda i: (-scores[i], i))
+    return [options[i] for i in order]
