@@ -187,3 +187,46 @@ def test_a_reference_inside_a_flagged_phrase_is_still_a_fact(book: RuleBook) -> 
     assert not any("lost fact" in p for p in check(book, draft, kept))
     l2 = "Ticket escalated to L2. Ref 2025-INC-0817."
     assert not any("lost fact" in p for p in check(book, l2, "I've passed your case to our specialist team. Ref 2025-INC-0817."))
+
+
+# The meaning guard on the rewrites the rewriting issue quotes (each passed every fact check before).
+MEANING_CASES = [
+    ("fi", "Kortti lukittui, koska syötit PIN-koodin väärin kolme kertaa.", "Miksi korttini ei toimi?",
+     "Kiitos, että kerroit – tässä on todella hyviä kuukausi. Kortti lukittiin, koska syötit PIN-koodin väärin kolme kertaa.",
+     "lukittiin"),
+    ("fi", "No kulta, se löytyy ihan selvästi kohdasta Asetukset > Tili.", "Mistä löydän laskuasetukset?",
+     "Kiitos, että jaksoitte odottaa – tässä on todella hyviä kysymyksiä. Se löytyy selvästi kohdasta Asetukset > Tili.",
+     "claims what nobody said"),
+    ("fi", "PUK-koodi löytyy OmaNetistä kohdasta Liittymät.", "Mistä saan PUK-koodin?",
+     "Koodi löytyy OmaNetista kohdasta Liittymät.", "PUK-koodi"),
+    ("en", "We can't refund this order because the 14-day return period ended on 1 February 2026. Invoice INV-7781 is paid.",
+     "I want my money back NOW. This is unacceptable!",
+     "Thank you for your patience with us, and we're sorry the 14-day return period ended on 1 February 2026. "
+     "Invoice INV-7781 is paid.", "negation"),
+    ("fi", "Emme voi hyvittää tilausta, koska palautusaika päättyi 1.2.2026. Lasku on maksettu.",
+     "Haluan rahani takaisin heti!", "Ymmärrän, että tilanne harmittaa. Palautusaika päättyi 1.2.2026.", "negation"),
+    ("fi", "Tilaus 448213 lähti tänään.", "Missä tilaukseni on?", "Kiitos viestistä! Tilaus 448213 on lähti tänään.",
+     "on lähti"),
+    ("fi", "Pahoittelen odotusta. Tilauksenne 448213 on noudettavissa Postista.", "Missä tilaukseni on? Odotan yhä.",
+     "Kiitos, että jaksoitte odottaa – on todella hieno kuulla, että tilaus oli jonottavaa. "
+     "Tilauksenne 448213 on noudettavissa Postista.", "good_news"),
+    ("en", "Glad it worked! Your new router is registered under account 5512.", "Thanks so much, the internet works again",
+     "Thank you for your patience! Glad it worked! Your new router is registered under account 5512.", "waiting"),
+]
+
+
+@pytest.mark.parametrize("lang,draft,customer,rewrite,why", MEANING_CASES)
+def test_meaning_guard_rejects_the_quoted_rewrites(book: RuleBook, lang: str, draft: str, customer: str,
+                                                   rewrite: str, why: str) -> None:
+    a = analyse(book, draft, customer, lang)
+    problems = Guard(book).meaning(a, draft, rewrite)
+    assert any(why in p for p in problems), problems
+
+
+@pytest.mark.parametrize("lang,draft,customer,rewrite,why", MEANING_CASES)
+def test_meaning_guard_passes_the_draft_itself_framed(book: RuleBook, lang: str, draft: str, customer: str,
+                                                      rewrite: str, why: str) -> None:
+    """The check can pass: the same draft with only an opening added keeps its meaning."""
+    a = analyse(book, draft, customer, lang)
+    opener = "Kiitos viestistä." if lang == "fi" else "Thank you for your message."
+    assert Guard(book).meaning(a, draft, f"{opener} {draft}") == []

@@ -57,7 +57,8 @@ class Guard:
     def _leaks(self) -> list[re.Pattern[str]]:
         return [re.compile(p, FLAGS) for p in self._cfg["leaks"]["all"]]
 
-    def check(self, a: Analysis, draft: str, rewrite: str, style: bool = True) -> list[str]:
+    def check(self, a: Analysis, draft: str, rewrite: str, style: bool = True,
+              meaning: bool = True) -> list[str]:
         """Problems with `rewrite` as a rewrite of `draft`; empty means it may be returned.
         With style=False, an anti-pattern the rewrite still contains is not counted (the
         rules-only rewrite, which changes only what its rule files can fix safely)."""
@@ -85,7 +86,8 @@ class Guard:
             problems.append(f"too long ({n} chars for a {d}-char draft)")
         if style:
             problems += self.leftovers(a, text)
-        problems += self.meaning(a, draft, text)
+        if meaning:
+            problems += self.meaning(a, draft, text)
         return problems
 
     # -- meaning -----------------------------------------------------------------------------

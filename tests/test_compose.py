@@ -1,0 +1,89 @@
+"""The constrained rewrite's construction (no model): the agent's sentences stay where they stand,
+the opening and the closing come from the bank and fit the situation, nothing is said twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from savy import compose
+from savy.analyse import analyse
+from savy.compose import frame, load_bank, plan
+from savy.guard import Guard
+from savy.pipeline import Rewriter
+from savy.prompt import PromptBuilder
+from savy.rules import RuleBook
+from savy.schemas import RewriteRequest
+
+
+def _plan(book: RuleBook, draft: str, customer: str | None, lang: str = "auto") -> compose.Plan:
+    return plan(load_bank(book.root), analyse(book, draft, customer, lang), draft)
+
+
+def test_frame_keeps_greeting_body_and_signoff() -> None:
+    fr = frame("Hei Maria,\n\nTilaus 123 lähti eilen.\nSeuranta: posti.fi/123\n\nt. Laura")
+    assert fr.head == "Hei Maria,\n\n" and fr.body == "Tilaus 123 lähti eilen.\nSeuranta: posti.fi/123"
+    assert fr.tail == "\n\nt. Laura"
+
+
+def test_body_kept_verbatim_with_its_line_breaks(book: RuleBook) -> None:
+    draft = "Hi Tom,\n\nYour refund of £42.50 was sent on 3 March.\n\nIt takes 3-5 days.\n\nBest, Sam"
+    pl = _plan(book, draft, "Thanks a lot for sorting this out!", "en")
+    assert pl.openers and pl.closings
+    text = compose.assemble(pl, pl.openers[0], pl.closings[0])
+    assert text.startswith("Hi Tom,\n\n" + pl.openers[0])
+    assert "Your refund of £42.50 was sent on 3 March.\n\nIt takes 3-5 days." in text
+    assert text.endswith("Best, Sam")
+
+
+def test_no_opener_without_a_customer_message(book: RuleBook) -> None:
+    pl = _plan(book, "Your meter installation is booked for 12 February.", None, "en")
+    assert pl.openers == []
+
+
+def test_a_refusal_gets_no_cheerful_opener(book: RuleBook) -> None:
+    bank = load_bank(book.root)
+    draft = "Unfortunately we can't refund the order, the return period ended on 1 February."
+    pl = _plan(book, draft, "I'd like my money back please.", "en")
+    assert pl.situation == "refusal" and pl.openers
+    cheerful = {t for e in bank.entries if "cheerful" in e.tags for t in e.texts.values()}
+    assert not set(pl.openers) & cheerful
+
+
+def test_nothing_said_twice(book: RuleBook) -> None:
+    # the draft already thanks: no thanking opener; a thanking opener: no thanking closing
+    bank = load_bank(book.root)
+    thanking = {t for e in bank.entries if "thanks" in e.tags for t in e.texts.values()}
+    pl = _plan(book, "Kiitos viestistä. Tilaus 55 on matkalla.", "Missä tilaukseni on?", "fi")
+    assert not set(pl.openers) & thanking
+    pl = _plan(book, "The parcel 55 is on its way.", "Thank you so much for the quick help!", "en")
+    for opener in pl.openers:
+        closing = pl.closing_for(opener, pl.closings)
+        if "thanks" in pl.tags[opener]:
+            assert closing is None or "thanks" not in pl.tags[closing]
+
+
+def test_finnish_form_of_address_follows_the_draft(book: RuleBook) -> None:
+    bank = load_bank(book.root)
+    te = {e.texts["te"] for e in bank.entries if e.lang == "fi"}
+    sina = {e.texts["sinä"] for e in bank.entries if e.lang == "fi"}
+    pl = _plan(book, "Voit noutaa pakettisi huomenna.", "Kiitos tosi paljon avusta!", "fi")
+    assert pl.openers and set(pl.openers) <= sina
+    pl = _plan(book, "Voitte noutaa pakettinne huomenna.", "Kiitos tosi paljon avusta!", "fi")
+    assert pl.openers and set(pl.openers) <= te
+
+
+def test_without_a_model_the_pick_is_stable_and_checked(book: RuleBook) -> None:
+    class NoScore:  # an engine that cannot rank: the rules-only construction
+        name = "none"
+        ready = True
+
+        def count_tokens(self, segments: object) -> int:
+            return 1
+
+    rw = Rewriter(book, NoScore(), PromptBuilder(book, "adapter"), Guard(book), 64, 30)  # type: ignore[arg-type]
+    req = RewriteRequest(draft="Tilaus 20417 lähti eilen.", customer_message="Kiitos nopeasta avusta!", language="fi")
+    first = asyncio.run(rw.run(req))
+    again = asyncio.run(rw.run(req))
+    assert first.source == "rules" and first.rewrite == again.rewrite
+    assert "Tilaus 20417 lähti eilen." in first.rewrite and first.rewrite != req.draft
+    assert first.opener and all(a.opener != first.opener for a in first.alternatives)
