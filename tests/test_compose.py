@@ -87,3 +87,24 @@ def test_without_a_model_the_pick_is_stable_and_checked(book: RuleBook) -> None:
     assert first.source == "rules" and first.rewrite == again.rewrite
     assert "Tilaus 20417 lähti eilen." in first.rewrite and first.rewrite != req.draft
     assert first.opener and all(a.opener != first.opener for a in first.alternatives)
+
+
+def test_a_joke_sentence_to_an_upset_customer_goes_when_it_states_no_fact(book: RuleBook) -> None:
+    draft = "The router failed to update overnight. Gremlins strike again, eh? A technician visits on 4 March."
+    pl = _plan(book, draft, "My internet has been down ALL DAY, this is ridiculous!!", "en")
+    assert pl.frame.body == "The router failed to update overnight. A technician visits on 4 March."
+    # ... but a sentence with a fact in it stays (and its joke is left to the agent, with a warning)
+    draft = "Your parcel is lost, haha. A new one ships on 12 March."
+    pl = _plan(book, draft, "Where is my parcel?? This is ridiculous!!", "en")
+    assert "12 March" in pl.frame.body and "lost" in pl.frame.body
+
+
+def test_a_signature_block_stays_last_and_the_body_starts_a_sentence(book: RuleBook) -> None:
+    draft = ("Hei,\n\ntälle viikolle ei ole vapaita aikoja. Seuraava vapaa aika on ma 2.2. klo 8.15.\n\n"
+             "Ystävällisin terveisin\nMikko Rantanen\nKorvauspalvelut")
+    pl = _plan(book, draft, "Tarvitsisin ajan vielä tälle viikolle, hammasta särkee kovasti.", "fi")
+    assert pl.frame.tail == "\n\nYstävällisin terveisin\nMikko Rantanen\nKorvauspalvelut"
+    text = compose.assemble(pl, "Kiitos viestistänne.", "Kertokaa, jos tarvitsette vielä apua.")
+    assert text == ("Hei,\n\nKiitos viestistänne. Tälle viikolle ei ole vapaita aikoja. Seuraava vapaa aika on "
+                    "ma 2.2. klo 8.15.\n\nKertokaa, jos tarvitsette vielä apua.\n\n"
+                    "Ystävällisin terveisin\nMikko Rantanen\nKorvauspalvelut")

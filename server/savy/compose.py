@@ -13,11 +13,11 @@ import re
 import tomllib
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from .analyse import _SIGNOFF, Analysis
+from .analyse import _SIGNOFF, Analysis, Finding
 from .rules import FLAGS, LANGS
 from .rulesonly import fix_findings
 
@@ -61,6 +61,8 @@ class Bank:
     refusal: dict[str, list[re.Pattern[str]]]
     already: dict[str, dict[str, list[re.Pattern[str]]]]
     never: dict[str, frozenset[str]]
+    # rules whose unfixable finding takes its whole short, fact-free sentence with it
+    drop_sentence: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, root: Path) -> "Bank":
@@ -87,6 +89,7 @@ class Bank:
             refusal={lg: rx(cfg["refusal"].get(lg, [])) for lg in LANGS},
             already={tag: {lg: rx(p) for lg, p in by_lang.items()} for tag, by_lang in cfg["already"].items()},
             never={k: frozenset(v) for k, v in cfg.get("never", {}).items()},
+            drop_sentence=frozenset(cfg.get("drop_sentence", {}).get("rules", [])),
         )
 
     def texts(self) -> list[str]:
@@ -118,11 +121,22 @@ class Frame:
         return bool(self.head) and not self.head.endswith("\n")
 
 
+# a sign-off line ("Ystävällisin terveisin", "Best,") followed by at most a few short lines
+# (name, title, team) to the end: the whole block stays below the closing
+_SIGNOFF_BLOCK = re.compile(
+    r"(?im)^[ \t]*(?:t\.|terv\.|terveisin|(?:ystävällisin|parhain|lämpimin|hyvää\s+päivänjatkoa\s+ja)\s+terveisin"
+    r"|best(?:\s+wishes|\s+regards)?|(?:kind|warm|many)\s+regards|regards|sincerely|yours\s+sincerely|thanks|"
+    r"thank\s+you|cheers|br)[ \t]*[,.!]?[ \t]*(?:\n[^\n]{1,60}){0,4}\s*\Z")
+
+
 def frame(text: str) -> Frame:
     head, body = "", text.strip()
     if g := GREETING.match(body):
         head, body = body[:g.end()], body[g.end():]
     tail = ""
+    if (block := _SIGNOFF_BLOCK.search(body)) and body[:block.start()].strip():
+        kept = body[:block.start()].rstrip()
+        return Frame(head, kept, body[len(kept):].rstrip())
     signoffs = list(_SIGNOFF.finditer(body))
     s = signoffs[-1] if signoffs else None
     if s is not None and s.end() >= len(body.rstrip()) - 1:
@@ -144,11 +158,16 @@ class Plan:
     closings: list[str] = field(default_factory=list)
     # what each candidate does (its bank tags), so an opener and a closing never say the same thing
     tags: dict[str, frozenset[str]] = field(default_factory=dict)
+    # the analysis the text was built from: a dropped sentence counts as a fixed finding
+    analysis: Analysis | None = None
 
     def closing_for(self, opener: str | None, ranked_closings: Sequence[str]) -> str | None:
-        """The best closing that does not repeat what the opener does (one thanks, one apology)."""
+        """The best closing that does not repeat what the opener does (one thanks, one apology)
+        nor its words ("… asia mietityttää. … jos asia vielä mietityttää.")."""
         taken = self.tags.get(opener or "", frozenset()) & STACKING
-        return next((c for c in ranked_closings if not (self.tags.get(c, frozenset()) & taken)), None)
+        said = _long_words(opener or "")
+        return next((c for c in ranked_closings if not (self.tags.get(c, frozenset()) & taken)
+                     and not (_long_words(c) & said)), None)
 
 
 # tags an opener and a closing may not share
@@ -194,6 +213,7 @@ def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str], body: s
 
 def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
     """Fix the draft's flagged phrases, frame it, and list the openers and closings that fit."""
+    a = drop_sentences(bank, a, draft)
     fr = frame(fix_findings(a, draft))
     sits = situations(bank, a, draft)
     first = fr.body.split("\n", 1)[0]
@@ -212,7 +232,35 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
     for e in [*openers, *closings]:
         tags[e.text(a.address)] = tags.get(e.text(a.address), frozenset()) | e.tags
     return Plan(fr, s_open, s_close, _spread(openers, a.address, draft),
-                _spread(closings, a.address, draft + "|c"), tags)
+                _spread(closings, a.address, draft + "|c"), tags, a)
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|\Z|(?=\n))[ \t]*")
+
+
+def drop_sentences(bank: Bank, a: Analysis, draft: str) -> Analysis:
+    """A joke to an upset customer that no rule can rephrase ("Gremlins strike again, eh?") goes
+    with its sentence when the flagged words are at least half of that short sentence and it states
+    no fact ("Your parcel is lost, haha." stays); other sentences are never touched."""
+    if not bank.drop_sentence:
+        return a
+    sentences = [m for m in _SENTENCE.finditer(draft) if m.group(0).strip()]
+    findings = list(a.findings)
+    for f in a.findings:
+        if f.suggestion is not None or f.rule_id not in bank.drop_sentence:
+            continue
+        s = next((m for m in sentences if m.start() <= f.start and f.end <= m.end()), None)
+        if s is None or len(sentences) < 2 or len(re.findall(r"\w+", s.group(0))) > 12:
+            continue
+        flagged = sum(len(re.findall(r"\w+", x.text)) for x in a.findings
+                      if s.start() <= x.start and x.end <= s.end() and x.rule_id in bank.drop_sentence)
+        if 2 * flagged < len(re.findall(r"\w+", s.group(0))):
+            continue
+        if any(x.start < s.end() and s.start() < x.end for x in a.facts):
+            continue
+        findings = [x for x in findings if not (s.start() <= x.start and x.end <= s.end())]
+        findings.append(Finding(f.rule_id, s.start(), s.end(), s.group(0), f.message, ""))
+    return replace(a, findings=sorted(findings, key=lambda x: x.start)) if findings != a.findings else a
 
 
 def _spread(entries: Sequence[Entry], address: str, seed: str) -> list[str]:
@@ -224,18 +272,22 @@ def _spread(entries: Sequence[Entry], address: str, seed: str) -> list[str]:
     return [texts[(start + i * len(texts) // MAX_CANDIDATES) % len(texts)] for i in range(MAX_CANDIDATES)]
 
 
+def _long_words(text: str) -> set[str]:
+    return {w[:6] for w in re.findall(r"\w{6,}", text.lower())}
+
+
 def _trigrams(text: str) -> set[tuple[str, ...]]:
     w = re.findall(r"\w+", text.lower())
     return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
 
 
 def _fix_opens(a: Analysis, draft: str) -> bool:
-    """Whether a rule's whole-sentence fix stands where the reply starts (after a greeting)."""
+    """Whether a rule's fix stands where the reply starts (after a greeting): "Eipä mitään, kiva
+    kun pystyin auttamaan" -> "Olkaa hyvä, kiva …" already opens the reply."""
     g = GREETING.match(draft)
     rest = draft[g.end() if g else 0:]
     lead = len(draft) - len(rest.lstrip())
-    return any(f.start <= lead and f.suggestion and re.search(r"[.!?]\s*\Z", f.suggestion)
-               for f in a.findings)
+    return any(f.start <= lead and f.suggestion for f in a.findings)
 
 
 def _unique(texts: Sequence[str] | object) -> list[str]:
@@ -257,13 +309,12 @@ def opener_join(fr: Frame, opener: str) -> tuple[str, str]:
 
 
 def body_after_opener(fr: Frame, opener: str | None) -> str:
+    """The body after an opener: it now starts a sentence ("Hei,\n\nkotivakuutuksenne …" was
+    lower case after the greeting's comma), and the opener leads its first paragraph."""
     body = fr.body
-    if opener and fr.inline_head:
-        body = body[:1].upper() + body[1:]
     if not opener:
         return body
-    sep = "\n\n" if "\n\n" in body else " "
-    return sep + body
+    return " " + body[:1].upper() + body[1:]
 
 
 def closing_join(body: str, closing: str) -> str:

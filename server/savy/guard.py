@@ -96,6 +96,7 @@ class Guard:
         m = self._cfg["meaning"]
         return {
             "max_lost": float(m.get("max_lost_share", 0.0)),
+            "keep_share": float(m.get("keep_share", 1.0)),
             "stop": {lg: frozenset(w.lower() for w in ws) for lg, ws in m["stop"].items()},
             "keep": {name: {lg: [re.compile(p, FLAGS) for p in pats] for lg, pats in c.items()}
                      for name, c in m["keep"].items()},
@@ -159,14 +160,17 @@ class Guard:
         key = [w for w in lost if _NAMELIKE.search(w)]
         near = [f"{w} -> {v}" for w in lost for v in got if len(w) >= 6 and w.lower() != v
                 and w.lower()[:5] == v[:5] and self._same_kind(w, v, lang)]
+        if lang == "fi":  # another word of the same family kept it ("korjattu" -> "korjaus")
+            stems = {x[:5] for x in have if len(x) >= 5}
+            lost = [w for w in lost if not any(x[:5] in stems for x in self.lemmas(w, lang) if len(x) >= 5)]
         if key or near:
             problems.append("changed the meaning: " + ", ".join(repr(w) for w in (key + near)[:4]))
-        elif lost and len(lost) > cfg["max_lost"] * len(words):
+        elif len(lost) >= 2 and len(lost) > cfg["max_lost"] * len(words):
             problems.append("changed the meaning: lost " + ", ".join(repr(w) for w in lost[:4]))
         for name, pats in cfg["keep"].items():
             rxs = pats.get(lang, [])
             want = sum(len(rx.findall(kept)) for rx in rxs)
-            if want and sum(len(rx.findall(text)) for rx in rxs) < want:
+            if want and sum(len(rx.findall(text)) for rx in rxs) < max(1, cfg["keep_share"] * want):
                 problems.append(f"changed the meaning: dropped a word of {name}")
         basis = f"{draft}\n{a.customer_clean}"
         for name, (claims, support, moods) in cfg["claims"].items():

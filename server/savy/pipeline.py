@@ -96,6 +96,7 @@ class Rewriter:
         """The constrained rewrite: the agent's sentences kept, flagged phrases fixed by their rules,
         an opening and a closing from the bank ranked by the model (see compose.py)."""
         pl = compose.plan(self.bank, a, draft)
+        a = pl.analysis or a
         score = getattr(self.engine, "score", None) if use_model else None
         total = total or GenStats()
         warnings = warnings or []
