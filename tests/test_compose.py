@@ -108,3 +108,12 @@ def test_a_signature_block_stays_last_and_the_body_starts_a_sentence(book: RuleB
     assert text == ("Hei,\n\nKiitos viestistänne. Tälle viikolle ei ole vapaita aikoja. Seuraava vapaa aika on "
                     "ma 2.2. klo 8.15.\n\nKertokaa, jos tarvitsette vielä apua.\n\n"
                     "Ystävällisin terveisin\nMikko Rantanen\nKorvauspalvelut")
+
+
+def test_a_sentence_of_hindsight_blame_goes_but_advice_stays(book: RuleBook) -> None:
+    draft = "Your claim CLM-88 is declined under section 4.2. You should have read the terms before signing."
+    pl = _plan(book, draft, "Why was my claim declined? This is so unfair!", "en")
+    assert pl.frame.body == "Your claim CLM-88 is declined under section 4.2."
+    draft = "Hyvitimme maksun 12 €. Tarkista jatkossa vyöhyke ennen ostoa."
+    pl = _plan(book, draft, "Ostin väärän lipun, voinko saada rahat takaisin?", "fi")
+    assert "Tarkista jatkossa vyöhyke ennen ostoa." in pl.frame.body

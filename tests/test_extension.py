@@ -124,6 +124,8 @@ FIXTURES = {
         "draft": "No problem. Your account 4471-22 is active again and the invoice INV-9031 is closed.",
         "customer": "Thank you so much for sorting out my account yesterday",
         "kept": [".signature"], "facts": ["4471-22", "INV-9031"],
+        # the accept-thanks fix of "No problem." opens the reply: no bank opener, no alternatives
+        "opener": False,
     },
 }
 
@@ -191,17 +193,22 @@ def test_rewrite_replace_then_undo_restores_exact_draft(ext: Any, pages_url: str
     # the constrained rewrite offers other openings; one click swaps the first sentence, and
     # Replace then writes exactly the version shown
     alts = result["alternatives"]
-    assert alts, "the embedded model's rewrite came without alternative openings"
+    if not fx.get("opener", True):
+        assert result["opener"] is None and alts == [] and panel.locator("button.alt").count() == 0
+        alts = []
+    else:
+        assert alts, "the embedded model's rewrite came without alternative openings"
     buttons = panel.locator("button.alt")
-    assert buttons.count() == len(alts) + 1
-    assert buttons.nth(0).get_attribute("aria-pressed") == "true"
-    buttons.nth(1).click()
-    assert buttons.nth(1).get_attribute("aria-pressed") == "true"
-    assert buttons.nth(0).get_attribute("aria-pressed") == "false"
-    result = json.loads(panel.get_attribute("data-result"))
-    assert result["rewrite"] == alts[0]["rewrite"] and result["opener"] == alts[0]["opener"]
-    rewrite = result["rewrite"]
-    assert alts[0]["opener"].strip()[:12].lower() in panel.locator(".out").inner_text().lower()
+    if alts:
+        assert buttons.count() == len(alts) + 1
+        assert buttons.nth(0).get_attribute("aria-pressed") == "true"
+        buttons.nth(1).click()
+        assert buttons.nth(1).get_attribute("aria-pressed") == "true"
+        assert buttons.nth(0).get_attribute("aria-pressed") == "false"
+        result = json.loads(panel.get_attribute("data-result"))
+        assert result["rewrite"] == alts[0]["rewrite"] and result["opener"] == alts[0]["opener"]
+        rewrite = result["rewrite"]
+        assert alts[0]["opener"].strip()[:12].lower() in panel.locator(".out").inner_text().lower()
     for fact in fx["facts"]:
         assert fact in rewrite
     # nothing changed in the editor before Replace

@@ -63,6 +63,9 @@ class Bank:
     never: dict[str, frozenset[str]]
     # rules whose unfixable finding takes its whole short, fact-free sentence with it
     drop_sentence: frozenset[str] = frozenset()
+    # rules whose finding takes a fact-free sentence of hindsight with it (these patterns)
+    hindsight_rules: frozenset[str] = frozenset()
+    hindsight: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: Path) -> "Bank":
@@ -90,6 +93,8 @@ class Bank:
             already={tag: {lg: rx(p) for lg, p in by_lang.items()} for tag, by_lang in cfg["already"].items()},
             never={k: frozenset(v) for k, v in cfg.get("never", {}).items()},
             drop_sentence=frozenset(cfg.get("drop_sentence", {}).get("rules", [])),
+            hindsight_rules=frozenset(cfg.get("drop_sentence", {}).get("hindsight_rules", [])),
+            hindsight={lg: rx(p) for lg, p in cfg.get("drop_sentence", {}).get("hindsight", {}).items()},
         )
 
     def texts(self) -> list[str]:
@@ -172,8 +177,10 @@ class Plan:
 
 # tags an opener and a closing may not share
 STACKING = frozenset({"thanks", "apology"})
-# at most this many candidates are ranked per part (each costs a short model pass)
+# at most this many candidates are ranked per part (each costs a short model pass); a situation
+# with fewer than MIN_CANDIDATES fitting entries is topped up from the next one that holds
 MAX_CANDIDATES = 8
+MIN_CANDIDATES = 3
 
 
 def situations(bank: Bank, a: Analysis, draft: str) -> list[str]:
@@ -201,14 +208,19 @@ def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str], body: s
     if a.customer_emotion == "negative":
         never |= bank.never.get("negative", frozenset())
     done = {tag for tag in bank.already if bank.has(tag, lang, body)}
-    for s in sits:
+    first: str | None = None
+    found: list[Entry] = []
+    for s in sits:  # the strongest situation's entries first; the next ones' when it has few
         out = [e for e in bank.entries if e.part == part and e.lang == lang and s in e.when
-               and not (e.tags & never) and not (e.tags & done)]
+               and not (e.tags & never) and not (e.tags & done) and e not in found]
         if lang == "fi" and a.address not in ("te", "sinä"):
             out = [e for e in out if e.address_free] or out  # unknown form: prefer address-free ones
         if out:
-            return s, out
-    return None, []
+            first = first or s
+            found += out
+        if len(found) >= MIN_CANDIDATES:
+            break
+    return first, found
 
 
 def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
@@ -221,13 +233,14 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
     open_sits = sits if a.customer_clean.strip() else [s for s in sits if s == "refusal"]
     s_open, openers = _candidates(bank, "opener", a, open_sits, first)
     first_word = _first_word(fr.body)
-    said = _trigrams(first)
+    said = _trigrams(first) | _bigrams(fr.body)
     openers = [e for e in openers if _first_word(e.text(a.address)) != first_word
-               and not (_trigrams(e.text(a.address)) & said)]
+               and not ((_trigrams(e.text(a.address)) | _bigrams(e.text(a.address))) & said)]
     if _fix_opens(a, draft):  # "Ei kestä." -> "Ole hyvä, mukava olla avuksi!" already opens it
         openers = []
     last = fr.body.rsplit("\n", 1)[-1]
     s_close, closings = _candidates(bank, "closing", a, sits, f"{last} {fr.tail}")
+    closings = [e for e in closings if not (_bigrams(e.text(a.address)) & _bigrams(fr.body))]
     tags: dict[str, frozenset[str]] = {}
     for e in [*openers, *closings]:
         tags[e.text(a.address)] = tags.get(e.text(a.address), frozenset()) | e.tags
@@ -242,20 +255,25 @@ def drop_sentences(bank: Bank, a: Analysis, draft: str) -> Analysis:
     """A joke to an upset customer that no rule can rephrase ("Gremlins strike again, eh?") goes
     with its sentence when the flagged words are at least half of that short sentence and it states
     no fact ("Your parcel is lost, haha." stays); other sentences are never touched."""
-    if not bank.drop_sentence:
+    if not bank.drop_sentence and not bank.hindsight_rules:
         return a
     sentences = [m for m in _SENTENCE.finditer(draft) if m.group(0).strip()]
     findings = list(a.findings)
     for f in a.findings:
-        if f.suggestion is not None or f.rule_id not in bank.drop_sentence:
+        if f.suggestion is not None or f.rule_id not in bank.drop_sentence | bank.hindsight_rules:
             continue
         s = next((m for m in sentences if m.start() <= f.start and f.end <= m.end()), None)
-        if s is None or len(sentences) < 2 or len(re.findall(r"\w+", s.group(0))) > 12:
+        if s is None or len(sentences) < 2:
             continue
-        flagged = sum(len(re.findall(r"\w+", x.text)) for x in a.findings
-                      if s.start() <= x.start and x.end <= s.end() and x.rule_id in bank.drop_sentence)
-        if 2 * flagged < len(re.findall(r"\w+", s.group(0))):
-            continue
+        words = len(re.findall(r"\w+", s.group(0)))
+        if f.rule_id in bank.hindsight_rules:
+            if words > 25 or not any(rx.search(s.group(0)) for rx in bank.hindsight.get(a.language, [])):
+                continue
+        else:
+            flagged = sum(len(re.findall(r"\w+", x.text)) for x in a.findings
+                          if s.start() <= x.start and x.end <= s.end() and x.rule_id in bank.drop_sentence)
+            if words > 12 or 2 * flagged < words:
+                continue
         if any(x.start < s.end() and s.start() < x.end for x in a.facts):
             continue
         findings = [x for x in findings if not (s.start() <= x.start and x.end <= s.end())]
@@ -274,6 +292,12 @@ def _spread(entries: Sequence[Entry], address: str, seed: str) -> list[str]:
 
 def _long_words(text: str) -> set[str]:
     return {w[:6] for w in re.findall(r"\w{6,}", text.lower())}
+
+
+def _bigrams(text: str) -> set[tuple[str, ...]]:
+    """Pairs of longer words: "autan mielelläni" twice in one reply reads mechanical."""
+    w = re.findall(r"\w+", text.lower())
+    return {(x, y) for x, y in zip(w, w[1:]) if len(x) >= 4 and len(y) >= 4}
 
 
 def _trigrams(text: str) -> set[tuple[str, ...]]:

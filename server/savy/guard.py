@@ -101,7 +101,8 @@ class Guard:
             "keep": {name: {lg: [re.compile(p, FLAGS) for p in pats] for lg, pats in c.items()}
                      for name, c in m["keep"].items()},
             "claims": {name: ({lg: [re.compile(p, FLAGS) for p in pats] for lg, pats in c["claim"].items()},
-                              [re.compile(p, FLAGS) for p in c["support"]], frozenset(c.get("support_emotion", [])))
+                              [re.compile(p, FLAGS) for p in c["support"]], frozenset(c.get("support_emotion", [])),
+                              frozenset(c.get("support_signals", [])))
                        for name, c in m["claims"].items()},
         }
 
@@ -173,8 +174,8 @@ class Guard:
             if want and sum(len(rx.findall(text)) for rx in rxs) < max(1, cfg["keep_share"] * want):
                 problems.append(f"changed the meaning: dropped a word of {name}")
         basis = f"{draft}\n{a.customer_clean}"
-        for name, (claims, support, moods) in cfg["claims"].items():
-            if a.customer_emotion in moods:
+        for name, (claims, support, moods, signals) in cfg["claims"].items():
+            if a.customer_emotion in moods or signals & set(a.signals):
                 continue
             for rx in claims.get(lang, []):
                 m = rx.search(text)
