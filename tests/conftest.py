@@ -13,6 +13,7 @@ import pytest
 from savy.app import create_app, serve_in_thread
 from savy.engine import GenParams, GenStats, Segment
 from savy.rules import RuleBook
+from savy.schemas import RewriteResponse
 from savy.settings import REPO_ROOT, Settings
 
 TOKEN = "test-token-0123456789abcdef"
@@ -115,3 +116,26 @@ class FakeEngine:
             stats.completion_tokens += 1
             yield word + " "
         stats.finish_reason = "stop"
+
+
+class NoScoreEngine:
+    """An engine that can neither write nor rank: the pipeline composes with stable picks (the
+    rules-only rewrite). Real engines are tested elsewhere; this one tests the construction."""
+
+    name = "none"
+    ready = True
+
+    def count_tokens(self, segments: object) -> int:
+        return 1
+
+
+def rules_only(book: RuleBook, draft: str, customer: str | None, language: str = "auto") -> RewriteResponse:
+    import asyncio
+
+    from savy.guard import Guard
+    from savy.pipeline import Rewriter
+    from savy.prompt import PromptBuilder
+    from savy.schemas import RewriteRequest
+
+    rw = Rewriter(book, NoScoreEngine(), PromptBuilder(book, "adapter"), Guard(book), 64, 30)  # type: ignore[arg-type]
+    return asyncio.run(rw.run(RewriteRequest(draft=draft, customer_message=customer, language=language)))

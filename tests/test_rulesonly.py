@@ -7,7 +7,9 @@ import pytest
 
 from savy.analyse import analyse
 from savy.rules import RuleBook
-from savy.rulesonly import fix_findings, rewrite_rules, splice
+from savy.rulesonly import fix_findings, splice
+
+from .conftest import rules_only
 
 
 @pytest.mark.parametrize("draft,customer,fixed", [
@@ -66,15 +68,14 @@ def test_splice(text: str, old: str, new: str, out: str) -> None:
 
 def test_rewrite_keeps_facts_and_ends_sentences(book: RuleBook) -> None:
     draft = "Sorry for the wait, your refund of 12,90 € is on its way"
-    a = analyse(book, draft, "I've been waiting two weeks for my refund!")
-    out = rewrite_rules(book, a, draft)
+    out = rules_only(book, draft, "I've been waiting two weeks for my refund!").rewrite
     assert "Thank you for your patience, your refund of 12,90 € is on its way." in out
     assert "sorry" not in out.lower()
 
 
 def test_signoff_on_its_own_line_without_a_stray_space(book: RuleBook) -> None:
     d = "Eipä kestä. Tunnuksesi on nyt avattu 12.3.2026. t. Laura"
-    out = rewrite_rules(book, analyse(book, d, "Kiitti tosi paljon avusta!", "auto"), d)
+    out = rules_only(book, d, "Kiitti tosi paljon avusta!").rewrite
     assert out.endswith("\nt. Laura"), repr(out)
 
 
@@ -84,5 +85,5 @@ def test_signoff_on_its_own_line_without_a_stray_space(book: RuleBook) -> None:
 ])
 def test_one_thank_you_not_two(book: RuleBook, draft: str, customer: str, start: str) -> None:
     # the accept-thanks fix already opens the reply: no second opening phrase before it
-    out = rewrite_rules(book, analyse(book, draft, customer, "auto"), draft)
+    out = rules_only(book, draft, customer).rewrite
     assert out.startswith(start), out

@@ -229,8 +229,7 @@ class Guard:
     @cached_property
     def _our_words(self) -> frozenset[str]:
         """Capitalised words our own phrases and fixes may add ("Kiitos", "Thank"): not names."""
-        texts = [p for part in self.book.phrases.values() for lang in part.values()
-                 for table in lang.values() for opts in table.values() for p in opts]
+        texts: list[str] = []
         texts += [r.with_ for rule in self.book.rules for r in rule.replacements]
         from .compose import load_bank  # compose imports the rules-only fixes, which import nothing here
 

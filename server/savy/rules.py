@@ -1,4 +1,4 @@
-"""Load the rule set, emotion signals and phrases from `prompts/` (data, never code)."""
+"""Load the rule set and emotion signals from `prompts/` (data, never code)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 LANGS = ("fi", "en")
 FLAGS = re.IGNORECASE | re.UNICODE
@@ -114,12 +113,11 @@ class Signal:
 
 @dataclass
 class RuleBook:
-    """Everything in `prompts/`: rules, signals, phrases and prompt templates."""
+    """Everything in `prompts/`: rules, signals and prompt templates (the bank: compose.py)."""
 
     root: Path
     rules: list[Rule]
     signals: list[Signal]
-    phrases: dict[str, Any]
     negation: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     # votes an emotion needs before the analyzer reads it (signals.toml [scoring])
     scoring: dict[str, int] = field(default_factory=lambda: dict(SCORING_DEFAULTS))
@@ -142,8 +140,7 @@ class RuleBook:
         scoring = {**SCORING_DEFAULTS, **{k: int(v) for k, v in sig_data.get("scoring", {}).items()}}
         for sig in signals:
             sig.any_of  # noqa: B018 — compile at load, not on the first request
-        phrases = tomllib.loads((root / "phrases.toml").read_text(encoding="utf-8"))
-        return cls(root, rules, signals, phrases, negation, scoring)
+            return cls(root, rules, signals, negation, scoring)
 
     @cached_property
     def by_id(self) -> dict[str, Rule]:
@@ -154,9 +151,3 @@ class RuleBook:
         if name not in self._texts:
             self._texts[name] = (self.root / name).read_text(encoding="utf-8")
         return self._texts[name]
-
-    def phrase_list(self, part: str, lang: str, key: str, address: str) -> list[str]:
-        table = self.phrases.get(part, {}).get(lang, {}).get(key, {})
-        if lang == "en":
-            return list(table.get("default", []))
-        return list(table.get(address if address in ("te", "sinä") else "te", []))

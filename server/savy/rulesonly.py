@@ -1,42 +1,11 @@
-"""The deterministic rewrite that needs no model: fix flagged phrases from the rule files and add an
-emotion-appropriate opening and closing from `prompts/phrases.toml`, in the draft's language."""
+"""The rules' deterministic fixes: each flagged phrase that its rule has a [[replace]] for is
+replaced where it stands, so that the sentence still reads right (compose.py builds on this)."""
 
 from __future__ import annotations
 
 import re
-import zlib
 
-from .analyse import _SIGNOFF, Analysis
-from .rules import RuleBook
-
-# The customer signals that choose an opening/closing, strongest first; then the emotion.
-_OPENING_ORDER = ("valuable_help", "shame", "worry", "waiting", "thanks", "praise", "humour", "order")
-# a greeting line ("Hei Maria,\n") or a greeting at the start of the first line ("Hi John, ...")
-_GREETING = re.compile(r"^\s*(?:hei|moi|hyvä|terve|hello|hi|hey|dear|good (?:morning|afternoon|evening))\b"
-                       r"(?:[^\n]*\n+|[^\n.!?,]{0,40}[,!]\s*)", re.IGNORECASE)
-
-
-def _pick(options: list[str], seed: str) -> str | None:
-    if not options:
-        return None
-    return options[zlib.crc32(seed.encode("utf-8")) % len(options)]
-
-
-def _phrase(book: RuleBook, part: str, a: Analysis, seed: str) -> str | None:
-    keys = [s for s in _OPENING_ORDER if s in a.signals]
-    if a.customer_emotion == "negative":
-        # an upset customer gets no smile and no "thanks for your order!": calm, matter-of-fact
-        keys = [k for k in keys if k not in ("humour", "praise", "thanks", "order")]
-    for key in [*keys, a.customer_emotion]:
-        opts = book.phrase_list(part, a.language, key, a.address)
-        if key in book.phrases.get(part, {}).get(a.language, {}):
-            return _pick(opts, seed)
-    return None
-
-
-def _first_word(s: str) -> str:
-    m = re.match(r"\W*(\w+)", s)
-    return m.group(1).lower() if m else ""
+from .analyse import Analysis
 
 
 # where a sentence starts: the text's start, a line break, or . ! ? (and a closing quote) and space
@@ -82,41 +51,3 @@ def fix_findings(a: Analysis, draft: str) -> str:
         if f.suggestion is not None:
             text = splice(text, f.start, f.end, f.suggestion)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
-
-
-def rewrite_rules(book: RuleBook, a: Analysis, draft: str) -> str:
-    """Fix the analysis' findings in `draft`, then frame it with an opening and a closing."""
-    text = fix_findings(a, draft)
-
-    head, body = "", text
-    g = _GREETING.match(body)
-    if g:
-        head, body = body[:g.end()], body[g.end():]
-    tail = ""
-    signoffs = list(_SIGNOFF.finditer(body))
-    s = signoffs[-1] if signoffs else None
-    if s is not None and s.end() >= len(body.rstrip()) - 1:
-        body, tail = body[:s.start()].rstrip(), body[s.start():]
-
-    seed = draft
-    opening = _phrase(book, "opening", a, seed)
-    # a thanking customer, and the draft opened with a phrase a rule replaced ("Ei kestä." -> "Ole hyvä,
-    # mukava olla avuksi!"): that is the opening; a second one reads like two thank-yous in a row
-    g0 = _GREETING.match(draft)
-    lead = len(draft) - len(draft[g0.end() if g0 else 0:].lstrip())
-    fixed_opening = a.customer_emotion == "positive" and any(
-        f.start <= lead and f.suggestion is not None for f in a.findings)
-    if opening and not fixed_opening and _first_word(opening) != _first_word(body) and opening.lower() not in body.lower():
-        if head and not head.endswith("\n"):  # "Hi John, thank you …! Your order …"
-            if not re.match(r"I\b", opening):  # English "I" stays capitalised
-                opening = opening[0].lower() + opening[1:]
-            body = body[:1].upper() + body[1:]
-        body = f"{opening} {body}"
-    closing = _phrase(book, "closing", a, seed + "|c")
-    if closing and closing.lower() not in body.lower():
-        sep = " " if "\n" not in body.strip() else "\n\n"
-        body = body.rstrip()
-        if sep == " " and re.search(r"[\w€%)]\Z", body):  # "… is on its way" + "Have a good day!"
-            body += "."
-        body = f"{body}{sep}{closing}"
-    return (head + body + ("\n" + tail.lstrip() if tail else "")).strip()  # " t. Laura" -> "t. Laura"
