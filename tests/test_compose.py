@@ -104,3 +104,10 @@ def test_a_sentence_of_hindsight_blame_goes_but_advice_stays(book: RuleBook) -> 
     draft = "Hyvitimme maksun 12 €. Tarkista jatkossa vyöhyke ennen ostoa."
     pl = _plan(book, draft, "Ostin väärän lipun, voinko saada rahat takaisin?", "fi")
     assert "Tarkista jatkossa vyöhyke ennen ostoa." in pl.frame.body
+
+
+def test_a_greeting_ended_by_a_full_stop_stays_first(book: RuleBook) -> None:
+    pl = _plan(book, "Hi Dave. Flood is covered under your policy, excess is £350.", "my basement flooded, am I covered?", "en")
+    assert pl.frame.head == "Hi Dave. "
+    text = compose.assemble(pl, "I'm so sorry this has happened.", None)
+    assert text == "Hi Dave. I'm so sorry this has happened. Flood is covered under your policy, excess is £350."

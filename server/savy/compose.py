@@ -23,7 +23,7 @@ from .rulesonly import fix_findings
 
 # a greeting line ("Hei Maria,\n") or a greeting at the start of the first line ("Hi John, ...")
 GREETING = re.compile(r"^\s*(?:hei|hej|moi|moikka|hyvä|terve|hello|hi|hey|dear|good (?:morning|afternoon|evening))\b"
-                      r"(?:[^\n]*\n+|[^\n.!?,]{0,40}[,!]\s*)", re.IGNORECASE)
+                      r"(?:[^\n]*\n+|[^\n.!?,]{0,40}[,!.]\s+)", re.IGNORECASE)
 SITUATIONS = ("thanks", "praise", "positive", "humour", "valuable_help", "shame", "worry", "waiting",
               "order", "negative", "neutral", "refusal")
 PARTS = ("opener", "closing")
@@ -325,7 +325,7 @@ def _first_word(s: str) -> str:
 
 def opener_join(fr: Frame, opener: str) -> tuple[str, str]:
     """(text before the opener, the opener as it stands in the reply, with its separator)."""
-    if fr.inline_head:  # "Hi John, thank you …! Your order …"
+    if fr.inline_head and fr.head.rstrip().endswith(","):  # "Hi John, thank you …! Your order …"
         if not re.match(r"I\b", opener):  # English "I" stays capitalised
             opener = opener[0].lower() + opener[1:]
         return fr.head, opener
