@@ -111,3 +111,10 @@ def test_a_greeting_ended_by_a_full_stop_stays_first(book: RuleBook) -> None:
     assert pl.frame.head == "Hi Dave. "
     text = compose.assemble(pl, "I'm so sorry this has happened.", None)
     assert text == "Hi Dave. I'm so sorry this has happened. Flood is covered under your policy, excess is £350."
+
+
+def test_a_short_signoff_with_the_name_on_its_line_stays_last() -> None:
+    fr = frame("Moi Jari!\n\nLasku 3300981 erääntyi 20.12.\n\nt. Tiina / Asiakaspalvelu")
+    assert fr.body == "Lasku 3300981 erääntyi 20.12." and fr.tail == "\n\nt. Tiina / Asiakaspalvelu"
+    # a last line that only starts like a sign-off is the body
+    assert frame("Your refund is on its way.\nThanks for your patience, it arrives Monday.").tail == ""

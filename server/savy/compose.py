@@ -129,9 +129,11 @@ class Frame:
 # a sign-off line ("Ystävällisin terveisin", "Best,") followed by at most a few short lines
 # (name, title, team) to the end: the whole block stays below the closing
 _SIGNOFF_BLOCK = re.compile(
-    r"(?im)^[ \t]*(?:t\.|terv\.|terveisin|(?:ystävällisin|parhain|lämpimin|hyvää\s+päivänjatkoa\s+ja)\s+terveisin"
+    r"(?im)^[ \t]*(?:(?:terveisin|(?:ystävällisin|parhain|lämpimin|hyvää\s+päivänjatkoa\s+ja)\s+terveisin"
     r"|best(?:\s+wishes|\s+regards)?|(?:kind|warm|many)\s+regards|regards|sincerely|yours\s+sincerely|thanks|"
-    r"thank\s+you|cheers|br)[ \t]*[,.!]?[ \t]*(?:\n[^\n]{1,60}){0,4}\s*\Z")
+    r"thank\s+you|cheers|br)[ \t]*[,.!]?[ \t]*"
+    # "t. Tiina / Asiakaspalvelu": the short forms carry the name on their own line
+    r"|(?:t|terv|br)\.?[ \t]+(?-i:[A-ZÅÄÖ])[^\n]{0,58})(?:\n[^\n]{1,60}){0,4}\s*\Z")
 
 
 def frame(text: str) -> Frame:
