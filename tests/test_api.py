@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -388,3 +389,23 @@ def test_server_stays_up_after_everything(live: LiveServer) -> None:
     time.sleep(0.1)
     with live.client() as c:
         assert c.get("/v1/health").json()["ready"] is True
+
+
+def test_a_long_prompt_whose_client_left_frees_the_engine_within_a_chunk(live: LiveServer) -> None:
+    """The prompt is evaluated in chunks with the cancel flag checked between them: a customer
+    message of thousands of digits (each its own token) whose client hangs up after a second no
+    longer holds the engine for the whole prompt; the next short rewrite is served promptly."""
+    digits = {"draft": "Tilaus 20417 lähti eilen.", "customer_message": "1234567890" * 700}
+    with live.client(timeout=1.0) as c, contextlib.suppress(httpx.TimeoutException):
+        c.post("/v1/rewrite", json=digits)  # the client gives up after 1 s
+    t0 = time.monotonic()
+    live.wait_idle(timeout=30)
+    freed_s = time.monotonic() - t0
+    stats = live.state.engine.recent[-1]
+    assert stats.finish_reason == "cancelled", stats
+    assert stats.prompt_tokens > 6000  # it really was a long prompt (~15 s to evaluate here) ...
+    assert stats.prompt_evaluated_tokens < stats.prompt_tokens - 1  # ... and it was not all evaluated
+    with live.client() as c:
+        r = c.post("/v1/rewrite", json=FI)
+    assert r.status_code == 200 and r.json()["timings"]["queue_ms"] < 1000
+    assert freed_s < 30, freed_s  # generous: a busy machine is slow, the point is "not the whole prompt"

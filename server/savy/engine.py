@@ -48,6 +48,7 @@ class GenParams:
 class GenStats:
     prompt_tokens: int = 0
     prompt_reused_tokens: int = 0
+    prompt_evaluated_tokens: int = 0  # evaluated by this job (less than asked when it was stopped)
     completion_tokens: int = 0
     queue_ms: float = 0.0
     first_token_ms: float | None = None
@@ -302,7 +303,9 @@ class LlamaEngine:
         for i in range(reuse, len(tokens) - 1, PROMPT_CHUNK):
             if job.stopped():
                 return None
-            llm.eval(tokens[i:min(i + PROMPT_CHUNK, len(tokens) - 1)])
+            chunk = tokens[i:min(i + PROMPT_CHUNK, len(tokens) - 1)]
+            llm.eval(chunk)
+            stats.prompt_evaluated_tokens += len(chunk)
         return None if job.stopped() else tokens
 
     def _score(self, job: _Job) -> None:
