@@ -409,3 +409,13 @@ def test_a_long_prompt_whose_client_left_frees_the_engine_within_a_chunk(live: L
         r = c.post("/v1/rewrite", json=FI)
     assert r.status_code == 200 and r.json()["timings"]["queue_ms"] < 1000
     assert freed_s < 30, freed_s  # generous: a busy machine is slow, the point is "not the whole prompt"
+
+
+@pytest.mark.parametrize("content", [
+    b'{"draft": "\xff\xfe broken utf-8"}',            # not UTF-8
+    b'{"draft": ' + b"[" * 1000 + b"]" * 1000 + b"}",  # nested deeper than the parser allows
+])
+def test_undecodable_bodies_are_invalid_json(api: httpx.Client, content: bytes) -> None:
+    r = api.post("/v1/analyze", content=content, headers={"Content-Type": "application/json"})
+    assert_error(r, 400)
+    assert r.json()["error"]["code"] == "invalid_json"

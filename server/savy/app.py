@@ -24,6 +24,7 @@ from .errors import SavyError, error_body
 from .guard import Guard
 from .model import ADAPTER_NAME, resolve, resolve_lora
 from .pipeline import Rewriter
+from .work import CpuPool
 from .prompt import PromptBuilder
 from .rules import RuleBook
 from .schemas import (AnalyzeRequest, AnalyzeResponse, Fact, Finding, Health, RewriteRequest,
@@ -98,7 +99,7 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     if mode == "auto":
         mode = "compose" if settings.model is None else "free"
     rewriter = Rewriter(book, engine, builder, guard, settings.max_new_tokens,
-                        settings.request_timeout_s, settings.log_text, mode)
+                        settings.request_timeout_s, settings.log_text, mode, CpuPool())
     return State(settings, book, engine, rewriter, token)
 
 
@@ -124,6 +125,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             stop = getattr(state.engine, "stop", None)
             if stop is not None:
                 await asyncio.to_thread(stop)
+            if state.rewriter.cpu is not None:
+                state.rewriter.cpu.close()
 
     app = FastAPI(title="Sävy", version="0.1.0", lifespan=lifespan,
                   description="Local warm-rewrite service for customer-service agents.")
@@ -144,7 +147,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.post("/v1/analyze", response_model=AnalyzeResponse, dependencies=[TokenDep])
     async def analyze(body: AnalyzeRequest, state: StateDep) -> AnalyzeResponse:
-        a = analyse(state.book, body.draft, body.customer_message, body.language)
+        a = await state.rewriter.offload(analyse, state.book, body.draft, body.customer_message, body.language)
         return AnalyzeResponse(
             language=a.language,  # type: ignore[arg-type]
             address=a.address,  # type: ignore[arg-type]
@@ -179,6 +182,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         work = asyncio.create_task(state.rewriter.run(body, on_event))
         work.add_done_callback(lambda t: events.put_nowait(("finished", None)))
+        # a client that left before the end never reads the outcome: retrieve it here, so an error
+        # after the hang-up is not logged as "Task exception was never retrieved"
+        work.add_done_callback(lambda t: t.cancelled() or t.exception())
         # Wait until the engine admits the job (or refuses it), so a full queue is a real 503.
         first = await events.get()
         if first[0] == "finished":

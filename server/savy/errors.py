@@ -91,6 +91,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # FastAPI's own words for a body it could not decode (invalid UTF-8, JSON nested too
+            # deep, a number too long to parse): for the client that is invalid JSON
+            return error_response(400, "invalid_json", "The request body is not valid JSON.")
         code = _STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 from dataclasses import dataclass
 
 from . import compose
@@ -15,6 +16,7 @@ from .guard import Guard
 from .prompt import PromptBuilder
 from .rules import RuleBook
 from .schemas import Alternative, AppliedRule, RewriteRequest, RewriteResponse, Timings
+from .work import CpuPool
 
 log = logging.getLogger("savy.pipeline")
 
@@ -37,6 +39,12 @@ class Rewriter:
     # "compose": keep the agent's sentences and choose an opening and closing from the bank (the
     # embedded small model); "free": the model writes the whole rewrite (a bigger model)
     mode: str = "compose"
+    # where the CPU-bound stages run (None: on the caller's thread, as in unit tests and the CLI)
+    cpu: CpuPool | None = None
+
+    async def offload(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a CPU-bound stage off the event loop (in `cpu`, or here when there is none)."""
+        return fn(*args) if self.cpu is None else await self.cpu.run(fn, *args)
 
     @property
     def bank(self) -> compose.Bank:
@@ -53,7 +61,7 @@ class Rewriter:
     async def run(self, req: RewriteRequest, on_event: OnEvent | None = None) -> RewriteResponse:
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
-        a = analyse(self.book, req.draft, req.customer_message, req.language)
+        a = await self.offload(analyse, self.book, req.draft, req.customer_message, req.language)
         if self.mode == "compose":
             return await self._compose(a, req.draft, deadline, t0, on_event, use_model=True)
         segments = self.builder.build(a, req.draft)
@@ -80,7 +88,7 @@ class Rewriter:
             _add(total, stats)
             if stats.finish_reason == "timeout":
                 raise EngineTimeout(self.timeout_s)
-            problems = self.guard.check(a, req.draft, text)
+            problems = await self.offload(self.guard.check, a, req.draft, text)
             if self.log_text:
                 log.debug("attempt %d text=%r problems=%s", n, text, problems)
             if not problems:
@@ -95,7 +103,7 @@ class Rewriter:
                        warnings: list[str] | None = None, total: GenStats | None = None) -> RewriteResponse:
         """The constrained rewrite: the agent's sentences kept, flagged phrases fixed by their rules,
         an opening and a closing from the bank ranked by the model (see compose.py)."""
-        pl = compose.plan(self.bank, a, draft)
+        pl = await self.offload(compose.plan, self.bank, a, draft)
         a = pl.analysis or a
         score = getattr(self.engine, "score", None) if use_model else None
         total = total or GenStats()
@@ -127,7 +135,21 @@ class Rewriter:
             closings = [last] + [c for c in pl.closings if c != last] if last else []
             if on_event is not None and use_model:
                 await on_event("admitted", "", 1, 0)
-        # the best-ranked version the guard passes; then the others, as alternatives
+        chosen, alternatives = await self.offload(self._checked, a, draft, pl, openers, closings)
+        if chosen is None:
+            warnings.append("No framed rewrite passed the checks; returning the draft unchanged.")
+            return self._response(a, draft, "draft", warnings, total, t0)
+        text, opener = chosen
+        if on_event is not None:
+            await on_event("delta", text, 1, total.completion_tokens)
+        warnings += [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically."
+                     for p in await self.offload(self.guard.leftovers, a, text)]
+        return self._response(a, text, source, warnings, total, t0, opener=opener,
+                              alternatives=alternatives)
+
+    def _checked(self, a: Analysis, draft: str, pl: compose.Plan, openers: list[str],
+                 closings: list[str]) -> tuple[tuple[str, str | None] | None, list[Alternative]]:
+        """The best-ranked version the guard passes, and up to three others as alternatives."""
         chosen: tuple[str, str | None] | None = None
         alternatives: list[Alternative] = []
         for opener in [*openers[:4], None]:
@@ -145,16 +167,7 @@ class Rewriter:
                 chosen = (text, opener)
             elif opener is not None and len(alternatives) < 3:
                 alternatives.append(Alternative(opener=opener, rewrite=text))
-        if chosen is None:
-            warnings.append("No framed rewrite passed the checks; returning the draft unchanged.")
-            return self._response(a, draft, "draft", warnings, total, t0)
-        text, opener = chosen
-        if on_event is not None:
-            await on_event("delta", text, 1, total.completion_tokens)
-        warnings += [f"{p[0].upper()}{p[1:]}: the rules could not fix it automatically."
-                     for p in self.guard.leftovers(a, text)]
-        return self._response(a, text, source, warnings, total, t0, opener=opener,
-                              alternatives=alternatives)
+        return chosen, alternatives
 
     async def _score(self, score: Callable[..., Awaitable[list[float]]], segments: list[Segment],
                      conts: list[str], total: GenStats, deadline: float) -> list[float]:
