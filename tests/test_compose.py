@@ -118,3 +118,11 @@ def test_a_short_signoff_with_the_name_on_its_line_stays_last() -> None:
     assert fr.body == "Lasku 3300981 erääntyi 20.12." and fr.tail == "\n\nt. Tiina / Asiakaspalvelu"
     # a last line that only starts like a sign-off is the body
     assert frame("Your refund is on its way.\nThanks for your patience, it arrives Monday.").tail == ""
+
+
+def test_a_greeting_on_a_line_with_the_message_is_only_the_greeting() -> None:
+    fr = frame("Hi Sam, order #5512 ships Friday. We cannot refund the fee of £4.90.\n\nBest,\nJo")
+    assert fr.head == "Hi Sam, "
+    assert fr.body == "order #5512 ships Friday. We cannot refund the fee of £4.90."
+    assert fr.tail == "\n\nBest,\nJo"
+    assert frame("Hei Maria,\n\nTilaus lähti.").head == "Hei Maria,\n\n"

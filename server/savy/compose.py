@@ -23,7 +23,9 @@ from .rulesonly import fix_findings
 
 # a greeting line ("Hei Maria,\n") or a greeting at the start of the first line ("Hi John, ...")
 GREETING = re.compile(r"^\s*(?:hei|hej|moi|moikka|hyvä|terve|hello|hi|hey|dear|good (?:morning|afternoon|evening))\b"
-                      r"(?:[^\n]*\n+|[^\n.!?,]{0,40}[,!.]\s+)", re.IGNORECASE)
+                      # a short line of its own ("Hei Maria,\n"), or the greeting words before the
+                      # first comma on a longer line ("Hi Sam, order #5512 ships Friday.\n…")
+                      r"(?:[^\n.!?]{0,40}[,!.]?[ \t]*\n+|[^\n.!?,]{0,40}[,!.]\s+)", re.IGNORECASE)
 SITUATIONS = ("thanks", "praise", "positive", "humour", "valuable_help", "shame", "worry", "waiting",
               "order", "negative", "neutral", "refusal")
 PARTS = ("opener", "closing")
