@@ -126,3 +126,8 @@ def test_a_greeting_on_a_line_with_the_message_is_only_the_greeting() -> None:
     assert fr.body == "order #5512 ships Friday. We cannot refund the fee of £4.90."
     assert fr.tail == "\n\nBest,\nJo"
     assert frame("Hei Maria,\n\nTilaus lähti.").head == "Hei Maria,\n\n"
+
+
+def test_more_signoff_words_keep_the_signature_last() -> None:
+    fr = frame("Hope to welcome you back.\n\nWarmly,\nElena, Guest Relations")
+    assert fr.tail == "\n\nWarmly,\nElena, Guest Relations"

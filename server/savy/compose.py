@@ -133,7 +133,8 @@ class Frame:
 _SIGNOFF_BLOCK = re.compile(
     r"(?im)^[ \t]*(?:(?:terveisin|(?:ystävällisin|parhain|lämpimin|hyvää\s+päivänjatkoa\s+ja)\s+terveisin"
     r"|best(?:\s+wishes|\s+regards)?|(?:kind|warm|many)\s+regards|regards|sincerely|yours\s+sincerely|thanks|"
-    r"thank\s+you|cheers|br)[ \t]*[,.!]?[ \t]*"
+    r"thank\s+you|cheers|br|warmly|warm\s+wishes|all\s+the\s+best|with\s+thanks|many\s+thanks|thanks\s+again"
+    r"|speak\s+soon|ystävällisesti|yst\.\s*terv\.?)[ \t]*[,.!]?[ \t]*"
     # "t. Tiina / Asiakaspalvelu": the short forms carry the name on their own line
     r"|(?:t|terv|br)\.?[ \t]+(?-i:[A-ZÅÄÖ])[^\n]{0,58})(?:\n[^\n]{1,60}){0,4}\s*\Z")
 
