@@ -419,3 +419,30 @@ def test_undecodable_bodies_are_invalid_json(api: httpx.Client, content: bytes) 
     r = api.post("/v1/analyze", content=content, headers={"Content-Type": "application/json"})
     assert_error(r, 400)
     assert r.json()["error"]["code"] == "invalid_json"
+
+
+def test_openapi_documents_every_error_status_in_the_one_shape(api: httpx.Client) -> None:
+    """Each route lists the error statuses it can answer, each with the error schema; and what
+    the routes really answer to bad requests is among them."""
+    doc = api.get("/openapi.json").json()
+    assert "ErrorResponse" in doc["components"]["schemas"]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            errors = {int(s): r for s, r in op["responses"].items() if int(s) >= 400}
+            assert {400, 403, 413} <= set(errors), (path, method)
+            for status, resp in errors.items():
+                ref = resp["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorResponse"), (path, method, status, ref)
+    probes = [
+        ("post", "/v1/rewrite", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}),
+        ("post", "/v1/rewrite", {"json": {"draft": ""}}),
+        ("post", "/v1/analyze", {"content": b"x" * 70000, "headers": {"Content-Type": "application/json"}}),
+        ("post", "/v1/analyze", {"json": FI, "headers": {"Origin": "https://evil.example"}}),
+        ("post", "/v1/analyze", {"json": FI, "headers": {"Authorization": "Bearer wrong-token-wrong-token"}}),
+        ("get", "/v1/rules", {"headers": {"Host": "evil.example"}}),
+    ]
+    for method, path, kw in probes:
+        r = api.request(method.upper(), path, **kw)
+        documented = {int(s) for s in doc["paths"][path][method]["responses"]}
+        assert r.status_code in documented, (path, r.status_code, documented)
+        assert set(r.json()) == {"error"}, r.text

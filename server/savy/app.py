@@ -27,7 +27,7 @@ from .pipeline import Rewriter
 from .work import CpuPool
 from .prompt import PromptBuilder
 from .rules import RuleBook
-from .schemas import (AnalyzeRequest, AnalyzeResponse, Fact, Finding, Health, RewriteRequest,
+from .schemas import (AnalyzeRequest, AnalyzeResponse, ErrorResponse, Fact, Finding, Health, RewriteRequest,
                       RewriteResponse, RuleOut, RulesResponse)
 from .security import RequestGuard, allowed_hosts_for, load_or_create_token, token_matches
 from .settings import Settings
@@ -63,6 +63,13 @@ def _require_token(request: Request,
 
 
 StateDep = Annotated[State, Depends(_state)]
+
+# The error statuses each kind of route can answer, all in the one error shape (OpenAPI document)
+_ERR = {"model": ErrorResponse}
+_GUARDED = {400: _ERR, 403: _ERR, 413: _ERR}
+_AUTHED = {**_GUARDED, 401: _ERR}
+_BODY = {**_AUTHED, 422: _ERR, 503: _ERR}
+_REWRITE = {**_BODY, 504: _ERR}
 TokenDep = Depends(_require_token)
 
 
@@ -134,18 +141,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts_for(settings.host),
                        allowed_origins=settings.allowed_origins, max_body_bytes=settings.max_body_bytes)
 
-    @app.get("/v1/health", response_model=Health)
+    @app.get("/v1/health", response_model=Health, responses=_GUARDED)
     async def health(state: StateDep) -> Health:
         return Health(status="ok", model=state.engine.name, ready=state.engine.ready,
                       finnish_word_check=state.rewriter.guard.checks_finnish_words)
 
-    @app.get("/v1/rules", response_model=RulesResponse, dependencies=[TokenDep])
+    @app.get("/v1/rules", response_model=RulesResponse, dependencies=[TokenDep], responses=_AUTHED)
     async def rules(state: StateDep) -> RulesResponse:
         return RulesResponse(rules=[
             RuleOut(id=r.id, kind=r.kind, title=r.title, guidance=r.guidance, message=r.message,
                     source=r.source) for r in state.book.rules])
 
-    @app.post("/v1/analyze", response_model=AnalyzeResponse, dependencies=[TokenDep])
+    @app.post("/v1/analyze", response_model=AnalyzeResponse, dependencies=[TokenDep], responses=_BODY)
     async def analyze(body: AnalyzeRequest, state: StateDep) -> AnalyzeResponse:
         a = await state.rewriter.offload(analyse, state.book, body.draft, body.customer_message, body.language)
         return AnalyzeResponse(
@@ -157,7 +164,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             facts=[Fact(**asdict(f)) for f in a.facts],
         )
 
-    @app.post("/v1/rewrite", response_model=RewriteResponse, dependencies=[TokenDep])
+    @app.post("/v1/rewrite", response_model=RewriteResponse, dependencies=[TokenDep], responses=_REWRITE)
     async def rewrite(body: RewriteRequest, request: Request, state: StateDep) -> RewriteResponse:
         work = asyncio.create_task(state.rewriter.run(body))
         gone = asyncio.create_task(_wait_disconnect(request))
@@ -173,7 +180,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return work.result()
 
     @app.post("/v1/rewrite/stream", dependencies=[TokenDep],
-              responses={200: {"content": {"text/event-stream": {}}}})
+              responses={200: {"content": {"text/event-stream": {}}}, **_REWRITE})
     async def rewrite_stream(body: RewriteRequest, state: StateDep) -> StreamingResponse:
         events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 

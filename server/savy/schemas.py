@@ -112,3 +112,21 @@ class RuleOut(BaseModel):
 
 class RulesResponse(BaseModel):
     rules: list[RuleOut]
+
+
+class ErrorDetail(BaseModel):
+    field: str | None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. invalid_json, unauthorized, busy, timeout.")
+    message: str
+    field: str | None = None
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    """Every error, whatever its status: `{"error": {"code", "message", "field", "details"}}`."""
+
+    error: ErrorInfo
