@@ -446,3 +446,13 @@ def test_openapi_documents_every_error_status_in_the_one_shape(api: httpx.Client
         documented = {int(s) for s in doc["paths"][path][method]["responses"]}
         assert r.status_code in documented, (path, r.status_code, documented)
         assert set(r.json()) == {"error"}, r.text
+
+
+def test_a_prompt_longer_than_the_context_is_refused_before_the_queue(live: LiveServer) -> None:
+    # a digit is a token: 8,000 + 2,000 of them are more than the 8,192-token context
+    payload = {"draft": "Viite " + "9" * 2000 + ".", "customer_message": "1234567890" * 800}
+    with live.client() as c:
+        r = c.post("/v1/rewrite", json=payload)
+    err = assert_error(r, 413)
+    assert err["code"] == "too_long_for_model" and err["field"] == "customer_message"
+    assert live.state.engine.idle

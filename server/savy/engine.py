@@ -200,6 +200,11 @@ class LlamaEngine:
         return self._ready.is_set() and self._load_error is None
 
     @property
+    def context_tokens(self) -> int:
+        """The model's context window (the longest prompt plus answer it can take)."""
+        return int(self._kw["n_ctx"])  # type: ignore[call-overload]
+
+    @property
     def idle(self) -> bool:
         return not self._running and self._queue.empty()
 

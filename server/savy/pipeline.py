@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from . import compose
 from .analyse import Analysis, analyse
 from .engine import Engine, GenParams, GenStats, Segment
-from .errors import EngineBusy, EngineTimeout
+from .errors import EngineBusy, EngineTimeout, SavyError
 from .guard import Guard
 from .prompt import PromptBuilder
 from .rules import RuleBook
@@ -19,6 +19,9 @@ from .schemas import Alternative, AppliedRule, RewriteRequest, RewriteResponse, 
 from .work import CpuPool
 
 log = logging.getLogger("savy.pipeline")
+
+# room kept in the context for the longest bank sentence scored after the prompt, or an answer
+MARGIN_TOKENS = 64
 
 # on_event(kind, text, attempt, tokens): kind is "admitted" (the engine accepted the job) or
 # "delta"; tokens counts the attempt's generated tokens so far (for progress displays)
@@ -62,6 +65,7 @@ class Rewriter:
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
         a = await self.offload(analyse, self.book, req.draft, req.customer_message, req.language)
+        self._fits(a, req)
         if self.mode == "compose":
             return await self._compose(a, req.draft, deadline, t0, on_event, use_model=True)
         segments = self.builder.build(a, req.draft)
@@ -146,6 +150,22 @@ class Rewriter:
                      for p in await self.offload(self.guard.leftovers, a, text)]
         return self._response(a, text, source, warnings, total, t0, opener=opener,
                               alternatives=alternatives)
+
+    def _fits(self, a: Analysis, req: RewriteRequest) -> None:
+        """A prompt longer than the model's context is refused before it is queued (413, naming
+        the longer field), so no request can make the engine chew on it first."""
+        limit = getattr(self.engine, "context_tokens", None)
+        if limit is None:
+            return
+        need = self.engine.count_tokens(self.builder.build(a, req.draft)) + 2 * MARGIN_TOKENS
+        if need > limit:
+            customer = self.engine.count_tokens([(a.customer_clean, False)])
+            draft = self.engine.count_tokens([(req.draft, False)])
+            field = "customer_message" if customer > draft else "draft"
+            raise SavyError(413, "too_long_for_model",
+                            f"The text is too long for the model: the prompt needs about {need} tokens "
+                            f"and the model's context is {limit}; shorten the {field.replace('_', ' ')}.",
+                            field=field)
 
     def _checked(self, a: Analysis, draft: str, pl: compose.Plan, openers: list[str],
                  closings: list[str]) -> tuple[tuple[str, str | None] | None, list[Alternative]]:
