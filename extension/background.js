@@ -8,6 +8,19 @@ const K = S.KINDS;
 const DEFAULTS = { server: S.DEFAULT_SERVER, token: "", hints: true, disabledHosts: [] };
 const BUSY_RETRIES = 5;
 
+// The token stays in the service worker and Sävy's own pages: content scripts (which share a page
+// with its scripts) may not read extension storage. Firefox has no such switch; there content
+// scripts still get settings only through SETTINGS_GET, without the token.
+if (chrome.storage.local.setAccessLevel) {
+  chrome.storage.local.setAccessLevel({ accessLevel: "TRUSTED_CONTEXTS" }).catch(() => {});
+}
+
+/** What a content script may know of the settings: everything but the token. */
+function forContentScripts(st) {
+  const { token, ...rest } = st;
+  return { ...rest, hasToken: !!token };
+}
+
 async function getSettings() {
   const v = await chrome.storage.local.get("settings");
   const st = { ...DEFAULTS, ...(v.settings || {}) };
@@ -73,7 +86,7 @@ async function handle(msg, sender) {
   const st = await getSettings();
   switch (msg.kind) {
     case K.SETTINGS_GET:
-      return { ok: true, settings: st };
+      return { ok: true, settings: fromOwnPage(sender) ? st : forContentScripts(st) };
     case K.SETTINGS_SAVE:
       if (!fromOwnPage(sender)) {
         return { ok: false, error: { code: "forbidden", message: "settings are changed from Sävy's own pages" } };
@@ -88,7 +101,8 @@ async function handle(msg, sender) {
     case K.TAB_OPEN:
       if (!fromOwnPage(sender)) return { ok: false, error: { code: "forbidden", message: "only Sävy's own pages open it" } };
       return { ok: await openInTab({ id: msg.tabId }, { fromPopup: true }) };
-    case K.SERVER_CHECK:
+    case K.SERVER_CHECK:  // a probe of loopback ports: for the options page and popup only
+      if (!fromOwnPage(sender)) return { ok: false, error: { code: "forbidden", message: "only Sävy's own pages check the server" } };
       return checkServer(msg.server, msg.token);
     case K.SITE_TOGGLE: {
       const host = String(msg.host || "").toLowerCase();

@@ -630,7 +630,7 @@
   function scheduleHints() {
     clearTimeout(hintTimer);
     const seq = ++hintSeq; // an answer still on its way is for an older draft, or another editor
-    if (dead || !settings.hints || !editor) return;
+    if (dead || !settings.hints || !editor || !typedIn.has(editor)) return;
     hintTimer = setTimeout(async () => {
       // settings may have arrived or changed since: hints off, or this site switched off
       if (!settings.hints || !enabledHere() || !editor || !editor.isConnected) return;
@@ -688,6 +688,7 @@
   }
 
   document.addEventListener("focusin", (e) => {
+    if (Date.now() - settingsAt > 2000) refreshSettings();
     if (dead || !enabledHere()) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (ui && ui.host.contains(e.target)) return;
@@ -705,8 +706,12 @@
     }
   }, true);
 
+  // Hints send the draft to the server: only for an editor the agent has typed in (a page can
+  // focus a field of its own making, and dispatch input events; it cannot type as the agent)
+  const typedIn = new WeakSet();
   document.addEventListener("input", (e) => {
     if (!dead && editor && (e.target === editor || editor.contains(e.target))) {
+      if (e.isTrusted) typedIn.add(editor);
       place();
       scheduleHints();
     }
@@ -736,22 +741,31 @@
     return false;
   });
 
-  chrome.storage.onChanged.addListener((changes) => {
-    if (changes.settings) {
-      settings = { ...settings, ...changes.settings.newValue };
-      if (!enabledHere()) {
-        if (ui) closePanel();
-        hideButton();
-      }
-      if (!settings.hints) {
-        findings = [];
-        renderHints();
-      }
+  /** Settings come from the service worker (without the token: storage is closed to content
+   *  scripts); asked again when an editor gets focus, at most every two seconds. */
+  let settingsAt = 0;
+  async function refreshSettings() {
+    settingsAt = Date.now();
+    let r;
+    try {
+      r = await chrome.runtime.sendMessage({ kind: K.SETTINGS_GET });
+    } catch (e) {
+      if (S.contextInvalidated(RUNTIME, e)) orphaned();
+      return;
     }
-  });
+    if (!r || !r.ok) return;
+    settings = { ...settings, ...r.settings };
+    if (!enabledHere()) {
+      if (ui) closePanel();
+      hideButton();
+    }
+    if (!settings.hints) {
+      findings = [];
+      renderHints();
+    }
+  }
 
-  chrome.storage.local.get("settings").then((v) => {
-    settings = { ...settings, ...(v.settings || {}) };
+  refreshSettings().then(() => {
     // the page may have focused an editor before we loaded
     const el = editableRoot(document.activeElement);
     if (el && !optedOut(el) && enabledHere()) {

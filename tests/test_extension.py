@@ -259,6 +259,8 @@ def test_inline_hints_flag_the_draft_without_the_model(ext: Any, pages_url: str,
     page.goto(f"{pages_url}/iframe.html")
     frame = page.frame_locator("#frame")
     frame.locator("#editor").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" ")  # hints start once the agent has typed in the editor
     button = frame.locator("savy-ui button.btn")
     # "No problem." belittles the customer's thanks: the analyzer flags it as a hint
     page.wait_for_function(
@@ -323,8 +325,20 @@ class _FakeStreamHandler(http.server.BaseHTTPRequestHandler):
         "Blames the customer: the rules could not fix it automatically.",
     )
 
+    analyzed: list[str] = []  # drafts sent to /v1/analyze
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/v1/analyze":
+            type(self).analyzed.append(body["draft"])
+            out = json.dumps({"language": "en", "address": "unknown", "customer_emotion": "neutral",
+                              "signals": [], "findings": [], "facts": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         if self.path != "/v1/rewrite/stream":
             self.send_error(404)
             return
@@ -430,3 +444,27 @@ def test_after_an_extension_reload_the_old_page_says_reload(browser: Any, tmp_pa
         toast.wait_for(state="visible", timeout=10000)
         assert "reload this page" in toast.inner_text()
         assert page.locator("savy-ui button.btn").count() == 0
+
+
+def test_a_page_cannot_make_the_extension_send_its_text(browser: Any, fake_server: str, pages_url: str,
+                                                        page: Any) -> None:
+    """A page script that creates a reply box, fills it and focuses it (and fires input events)
+    gets no hint request: hints start only after the agent really typed in that editor."""
+    configure(browser, fake_server, hints=True)
+    _FakeStreamHandler.analyzed.clear()
+    page.goto(f"{pages_url}/plain.html")
+    page.evaluate("""() => {
+        const t = document.createElement('textarea');
+        t.id = 'hostile';
+        t.value = 'SECRET page-chosen text that must never reach the server';
+        document.body.append(t);
+        t.focus();
+        for (let i = 0; i < 3; i++) t.dispatchEvent(new Event('input', { bubbles: true }));
+    }""")
+    page.wait_for_timeout(2500)  # hints would have gone out after ~700 ms
+    assert _FakeStreamHandler.analyzed == []
+    # the same box, typed in by the agent (trusted keys), does get hints: the check can fail
+    page.locator("#hostile").click()
+    page.keyboard.type(" ok")
+    page.wait_for_timeout(2500)
+    assert any("SECRET" in d for d in _FakeStreamHandler.analyzed)

@@ -145,3 +145,16 @@ test("the button's tooltip can name the shortcut the agent set, not only the sug
   const r = await ask(listeners, { kind: "shortcut/get" });
   assert.deepEqual(plain(r), { ok: true, shortcut: "Ctrl+Shift+Y" });
 });
+
+test("the token never reaches a content script; server checks are for Sävy's own pages only", async () => {
+  const { listeners, fetches } = load({ token: "tok-1234567890abcdef", server: "http://127.0.0.1:8765" });
+  const page = await ask(listeners, { kind: "settings/get" });
+  assert.equal(page.ok, true);
+  assert.equal(page.settings.token, undefined);
+  assert.equal(page.settings.hasToken, true);
+  const own = await ask(listeners, { kind: "settings/get" }, { url: "chrome-extension://savy/options.html" });
+  assert.equal(own.settings.token, "tok-1234567890abcdef");
+  const probe = await ask(listeners, { kind: "server/check", server: "http://127.0.0.1:22", token: "x" });
+  assert.equal(probe.error.code, "forbidden");
+  assert.equal(fetches.length, 0);
+});
