@@ -290,16 +290,23 @@
       replace, copy, retry, cancel, toast, port: null, keepAlive: 0, sent: null, result: null, streamed: "", attempt: 0 };
   }
 
-  /** The tooltip (the button's accessible description) names the shortcut the browser has now. */
-  async function nameShortcut(button) {
+  /** A message to the service worker; its answer when ok, else null (an orphaned script after an
+   *  extension update says so and stops). */
+  async function askWorker(msg) {
     let res;
     try {
-      res = await chrome.runtime.sendMessage({ kind: K.SHORTCUT_GET });
+      res = await chrome.runtime.sendMessage(msg);
     } catch (e) {
       if (S.contextInvalidated(RUNTIME, e)) orphaned();
-      return;
+      return null;
     }
-    if (!res || !res.ok) return;
+    return res && res.ok ? res : null;
+  }
+
+  /** The tooltip (the button's accessible description) names the shortcut the browser has now. */
+  async function nameShortcut(button) {
+    const res = await askWorker({ kind: K.SHORTCUT_GET });
+    if (!res) return;
     button.title = res.shortcut ? t("buttonTitle", [res.shortcut]) : t("buttonTitleNoKey");
     // aria-keyshortcuts takes key names ("Alt+Shift+S"), not the symbols macOS shows
     if (/^[\w+]+$/.test(res.shortcut)) button.setAttribute("aria-keyshortcuts", res.shortcut);
@@ -746,14 +753,8 @@
   let settingsAt = 0;
   async function refreshSettings() {
     settingsAt = Date.now();
-    let r;
-    try {
-      r = await chrome.runtime.sendMessage({ kind: K.SETTINGS_GET });
-    } catch (e) {
-      if (S.contextInvalidated(RUNTIME, e)) orphaned();
-      return;
-    }
-    if (!r || !r.ok) return;
+    const r = await askWorker({ kind: K.SETTINGS_GET });
+    if (!r) return;
     settings = { ...settings, ...r.settings };
     if (!enabledHere()) {
       if (ui) closePanel();
