@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -76,8 +76,10 @@ class Scorer(Protocol):
     """An engine that can rank given continuations of a prompt (the constrained rewrite's choice)."""
 
     async def score(self, segments: Sequence[Segment], continuations: Sequence[str],
-                    stats: GenStats, timeout_s: float) -> list[float]:
-        """The mean log-probability per token of each continuation after the prompt."""
+                    stats: GenStats, timeout_s: float,
+                    on_admitted: Callable[[], Awaitable[None]] | None = None) -> list[float]:
+        """The mean log-probability per token of each continuation after the prompt; on_admitted
+        runs once the job is in the queue (EngineBusy is raised before, when it is full)."""
         ...
 
 
@@ -426,12 +428,15 @@ class LlamaEngine:
             raise EngineBusy() from None
 
     async def score(self, segments: Sequence[Segment], continuations: Sequence[str],
-                    stats: GenStats, timeout_s: float) -> list[float]:
+                    stats: GenStats, timeout_s: float,
+                    on_admitted: Callable[[], Awaitable[None]] | None = None) -> list[float]:
         """The mean log-probability per token of each continuation after the prompt (see Scorer)."""
         job = _Job(segments, GenParams(max_tokens=0), stats, asyncio.get_running_loop(),
                    deadline=time.monotonic() + timeout_s, continuations=list(continuations))
         self._admit(job)
         try:
+            if on_admitted is not None:
+                await on_admitted()
             while True:
                 item = await job.next_item()
                 if item is None:  # ended without scores: cancelled or out of time

@@ -118,18 +118,25 @@ class Rewriter:
         closings: list[str] = list(pl.closings)
         source = "rules"
         if score is not None and (len(pl.openers) > 1 or len(pl.closings) > 1):
+            # a stream's answer starts once the first scoring job is queued (a full queue is a 503)
+            admitted = False
+
+            async def on_admitted() -> None:
+                nonlocal admitted
+                if not admitted and on_event is not None:
+                    admitted = True
+                    await on_event("admitted", "", 1, 0)
+
             if len(pl.openers) > 1:
                 head, _ = compose.opener_join(pl.frame, pl.openers[0])
                 conts = [compose.opener_join(pl.frame, o)[1] for o in pl.openers]
-                scores = await self._score(score, [*prompt, (head, False)], conts, total, deadline)
+                scores = await self._score(score, [*prompt, (head, False)], conts, total, deadline, on_admitted)
                 openers = compose.ranked(pl.openers, scores)
-            if on_event is not None:
-                await on_event("admitted", "", 1, 0)
             if len(pl.closings) > 1:
                 before = compose.assemble(compose.Plan(compose.Frame(pl.frame.head, pl.frame.body, "")),
                                           openers[0] if openers else None, None)
                 conts = [compose.closing_join(before, c) for c in pl.closings]
-                scores = await self._score(score, [*prompt, (before, False)], conts, total, deadline)
+                scores = await self._score(score, [*prompt, (before, False)], conts, total, deadline, on_admitted)
                 closings = compose.ranked(pl.closings, scores)
             source = "model"
         else:
@@ -190,12 +197,13 @@ class Rewriter:
         return chosen, alternatives
 
     async def _score(self, score: Callable[..., Awaitable[list[float]]], segments: list[Segment],
-                     conts: list[str], total: GenStats, deadline: float) -> list[float]:
+                     conts: list[str], total: GenStats, deadline: float,
+                     on_admitted: Callable[[], Awaitable[None]]) -> list[float]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise EngineTimeout(self.timeout_s)
         stats = GenStats()
-        scores = await score(segments, conts, stats, remaining)
+        scores = await score(segments, conts, stats, remaining, on_admitted)
         _add(total, stats)
         return scores
 
