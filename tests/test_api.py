@@ -456,3 +456,10 @@ def test_a_prompt_longer_than_the_context_is_refused_before_the_queue(live: Live
     err = assert_error(r, 413)
     assert err["code"] == "too_long_for_model" and err["field"] == "customer_message"
     assert live.state.engine.idle
+
+
+def test_no_third_party_docs_page_unless_asked(api: httpx.Client) -> None:
+    # /docs would load Swagger UI from a CDN onto a loopback page: off by default
+    assert_error(api.get("/docs"), 404)
+    assert_error(api.get("/redoc"), 404)
+    assert api.get("/openapi.json").status_code == 200

@@ -135,8 +135,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if state.rewriter.cpu is not None:
                 state.rewriter.cpu.close()
 
+    docs = settings.api_docs
     app = FastAPI(title="Sävy", version="0.1.0", lifespan=lifespan,
-                  description="Local warm-rewrite service for customer-service agents.")
+                  description="Local warm-rewrite service for customer-service agents.",
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
     errors.install(app)
     app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts_for(settings.host),
                        allowed_origins=settings.allowed_origins, max_body_bytes=settings.max_body_bytes)

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=60.0, gt=0, description="A rewrite that runs longer is stopped (504).")
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest accepted request body (413 above).")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default=["chrome-extension://", "moz-extension://"], description="Origin prefixes allowed to call the API; other Origins get 403.")
+    api_docs: bool = Field(default=False, description="Serve the interactive API docs at /docs and /redoc (they load Swagger UI / ReDoc scripts from a CDN, on a page of your loopback server). Off by default; /openapi.json is always there.")
     log_text: bool = Field(default=False, description="DEBUG ONLY: write drafts and customer messages to the log. Off by default.")
     log_level: str = Field(default="info", description="Log level.")
 
