@@ -251,7 +251,7 @@
     // announced: only the phase changes setStatus writes; the token count and streamed text are not
     const status = h("div", { class: "status", role: "status", "aria-live": "polite" });
     const meter = h("span", { class: "meter", "aria-hidden": "true" });
-    const clear = h("button", { class: "x", type: "button", "aria-label": t("clearCustomerLabel"), onclick: () => clearCustomer() },
+    const clear = h("button", { class: "x", type: "button", "aria-label": t("clearCustomerLabel"), onclick: trusted(() => clearCustomer()) },
       t("clearCustomer"));
     const customer = h("textarea", { id: "savy-customer", "aria-describedby": "savy-src",
       oninput: () => { clear.hidden = !customer.value; } });
@@ -267,10 +267,11 @@
     const replace = h("button", { class: "primary", type: "button", onclick: trusted(onReplace), disabled: true }, t("replace"));
     const copy = h("button", { type: "button", onclick: trusted(onCopy), disabled: true }, t("copy"));
     const retry = h("button", { type: "button", onclick: trusted(() => startRewrite()) }, t("retry"));
-    const cancel = h("button", { type: "button", onclick: () => closePanel() }, t("cancel"));
-    const close = h("button", { class: "x", type: "button", "aria-label": t("close"), onclick: () => closePanel() }, "×");
+    // page scripts can reach into the panel: only the agent's own clicks and keys act on it
+    const cancel = h("button", { type: "button", onclick: trusted(() => closePanel()) }, t("cancel"));
+    const close = h("button", { class: "x", type: "button", "aria-label": t("close"), onclick: trusted(() => closePanel()) }, "×");
     const panel = h("div", { class: "panel", role: "dialog", lang: LANG, "aria-modal": "false", "aria-labelledby": "savy-title",
-      onkeydown: (e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } } },
+      onkeydown: trusted((e) => { if (e.key === "Escape") { e.stopPropagation(); closePanel(); } }) },
     h("h2", {}, h("span", { id: "savy-title" }, t("panelTitle")), close),
     h("div", { class: "head" }, h("label", { for: "savy-customer" }, t("customerLabel"), " ", src), clear), customer,
     hintsTitle, hints,

@@ -468,3 +468,25 @@ def test_a_page_cannot_make_the_extension_send_its_text(browser: Any, fake_serve
     page.keyboard.type(" ok")
     page.wait_for_timeout(2500)
     assert any("SECRET" in d for d in _FakeStreamHandler.analyzed)
+
+
+def test_a_page_cannot_close_the_panel_or_clear_the_customer_message(browser: Any, fake_server: str,
+                                                                   pages_url: str, page: Any) -> None:
+    """Synthetic clicks and keys from the page (the panel's shadow root is reachable) do nothing;
+    the agent's own Escape still closes it."""
+    configure(browser, fake_server, hints=False)
+    page.goto(f"{pages_url}/zendesk.html")
+    page.locator("#reply").click()
+    page.locator("savy-ui button.btn").click()
+    _panel_done(page)
+    page.evaluate("""() => {
+        const r = document.querySelector('savy-ui').shadowRoot;
+        for (const b of r.querySelectorAll('.row button, button.x')) b.click();
+        r.querySelector('.panel').dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+    }""")
+    page.wait_for_timeout(300)
+    panel = page.locator("savy-ui [role=dialog]")
+    assert panel.is_visible()
+    assert page.locator("savy-ui #savy-customer").input_value() != ""
+    page.keyboard.press("Escape")
+    panel.wait_for(state="hidden")
