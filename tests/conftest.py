@@ -69,7 +69,7 @@ def savy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def live(savy_home: Path) -> Iterator[LiveServer]:
     """The real server with the real embedded model: what a user runs."""
     settings = Settings(home=savy_home, port=free_port(), token=TOKEN, n_threads=2, queue_size=4,
-                        request_timeout_s=120)
+                        request_timeout_s=120, read_timeout_s=5)
     server = LiveServer(settings).start()
     yield server
     server.stop()

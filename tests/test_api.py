@@ -463,3 +463,28 @@ def test_no_third_party_docs_page_unless_asked(api: httpx.Client) -> None:
     assert_error(api.get("/docs"), 404)
     assert_error(api.get("/redoc"), 404)
     assert api.get("/openapi.json").status_code == 200
+
+
+def test_stalled_connections_are_closed(live: LiveServer) -> None:
+    """Half-sent headers, or headers with a half-sent body, do not hold a connection for ever:
+    the server closes it after its read deadline (5 s here: headers, then as long for the body)."""
+    import socket
+
+    host, port = "127.0.0.1", live.settings.port
+    half_headers = b"POST /v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    half_body = (b"POST /v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n{\"dr")
+    socks = []
+    for payload in (b"", half_headers, half_body):
+        s = socket.create_connection((host, port))
+        s.settimeout(60)
+        s.sendall(payload)
+        socks.append(s)
+    t0 = time.monotonic()
+    for s in socks:
+        assert s.recv(100) == b""  # closed by the server, with nothing sent
+        s.close()
+    waited = time.monotonic() - t0
+    assert 4 < waited < 55, waited
+    with live.client() as c:  # and it still serves everyone else
+        assert c.post("/v1/analyze", json=FI).status_code == 200

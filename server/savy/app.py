@@ -24,6 +24,7 @@ from .errors import SavyError, error_body
 from .guard import Guard
 from .model import ADAPTER_NAME, resolve, resolve_lora
 from .pipeline import Rewriter
+from .protocol import guarded_protocol
 from .work import CpuPool
 from .prompt import PromptBuilder
 from .rules import RuleBook
@@ -245,7 +246,8 @@ def serve_in_thread(settings: Settings, app: FastAPI | None = None,
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app or create_app(settings), host=settings.host,
-                                           port=settings.port, log_level="warning"))
+                                           port=settings.port, log_level="warning",
+                                           http=guarded_protocol(settings.read_timeout_s)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout_s

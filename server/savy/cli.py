@@ -52,8 +52,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     print(f"Sävy on http://{settings.host}:{settings.port}  (token: `savy token`)", file=sys.stderr)
+    from .protocol import guarded_protocol
+
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False, server_header=False)
+                log_level=settings.log_level, access_log=False, server_header=False,
+                http=guarded_protocol(settings.read_timeout_s))
     return 0
 
 

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     max_new_tokens: int = Field(default=512, ge=16, description="Upper bound on tokens generated per rewrite.")
     queue_size: int = Field(default=4, ge=1, le=256, description="Requests that may wait for the engine; more get 503 with Retry-After.")
     request_timeout_s: float = Field(default=60.0, gt=0, description="A rewrite that runs longer is stopped (504).")
+    read_timeout_s: float = Field(default=10.0, gt=0, description="A client gets this long to send its request headers, and as long again for its body; a stalled connection is closed.")
     max_body_bytes: int = Field(default=65536, ge=1024, description="Largest accepted request body (413 above).")
     allowed_origins: Annotated[list[str], NoDecode] = Field(default=["chrome-extension://", "moz-extension://"], description="Origin prefixes allowed to call the API; other Origins get 403.")
     api_docs: bool = Field(default=False, description="Serve the interactive API docs at /docs and /redoc (they load Swagger UI / ReDoc scripts from a CDN, on a page of your loopback server). Off by default; /openapi.json is always there.")
