@@ -3,6 +3,8 @@ the opening and the closing come from the bank and fit the situation, nothing is
 
 from __future__ import annotations
 
+import pytest
+
 from savy import compose
 from savy.analyse import analyse
 from savy.compose import frame, load_bank, plan
@@ -76,14 +78,27 @@ def test_without_a_model_the_pick_is_stable_and_checked(book: RuleBook) -> None:
     assert first.opener and all(a.opener != first.opener for a in first.alternatives)
 
 
-def test_a_joke_sentence_to_an_upset_customer_goes_when_it_states_no_fact(book: RuleBook) -> None:
-    draft = "The router failed to update overnight. Gremlins strike again, eh? A technician visits on 4 March."
-    pl = _plan(book, draft, "My internet has been down ALL DAY, this is ridiculous!!", "en")
-    assert pl.frame.body == "The router failed to update overnight. A technician visits on 4 March."
-    # ... but a sentence with a fact in it stays (and its joke is left to the agent, with a warning)
-    draft = "Your parcel is lost, haha. A new one ships on 12 March."
-    pl = _plan(book, draft, "Where is my parcel?? This is ridiculous!!", "en")
-    assert "12 March" in pl.frame.body and "lost" in pl.frame.body
+# A sentence a rule flags but cannot fix goes only when it is all flaw and states no fact: a joke
+# to an upset customer, a sentence of hindsight blame. A joke in a sentence with a fact in it, and
+# advice for next time, stay (left to the agent, with a warning).
+@pytest.mark.parametrize("draft,customer,lang,body,kept", [
+    ("The router failed to update overnight. Gremlins strike again, eh? A technician visits on 4 March.",
+     "My internet has been down ALL DAY, this is ridiculous!!", "en",
+     "The router failed to update overnight. A technician visits on 4 March.", None),
+    ("Your parcel is lost, haha. A new one ships on 12 March.", "Where is my parcel?? This is ridiculous!!", "en",
+     None, ["12 March", "lost"]),
+    ("Your claim CLM-88 is declined under section 4.2. You should have read the terms before signing.",
+     "Why was my claim declined? This is so unfair!", "en", "Your claim CLM-88 is declined under section 4.2.", None),
+    ("Hyvitimme maksun 12 €. Tarkista jatkossa vyöhyke ennen ostoa.", "Ostin väärän lipun, voinko saada rahat takaisin?",
+     "fi", None, ["Tarkista jatkossa vyöhyke ennen ostoa."]),
+])
+def test_an_unfixable_sentence_goes_only_when_it_is_all_flaw(book: RuleBook, draft: str, customer: str, lang: str,
+                                                           body: str | None, kept: list[str] | None) -> None:
+    pl = _plan(book, draft, customer, lang)
+    if body is not None:
+        assert pl.frame.body == body
+    for part in kept or []:
+        assert part in pl.frame.body
 
 
 def test_a_signature_block_stays_last_and_the_body_starts_a_sentence(book: RuleBook) -> None:
@@ -95,15 +110,6 @@ def test_a_signature_block_stays_last_and_the_body_starts_a_sentence(book: RuleB
     assert text == ("Hei,\n\nKiitos viestistänne. Tälle viikolle ei ole vapaita aikoja. Seuraava vapaa aika on "
                     "ma 2.2. klo 8.15.\n\nKertokaa, jos tarvitsette vielä apua.\n\n"
                     "Ystävällisin terveisin\nMikko Rantanen\nKorvauspalvelut")
-
-
-def test_a_sentence_of_hindsight_blame_goes_but_advice_stays(book: RuleBook) -> None:
-    draft = "Your claim CLM-88 is declined under section 4.2. You should have read the terms before signing."
-    pl = _plan(book, draft, "Why was my claim declined? This is so unfair!", "en")
-    assert pl.frame.body == "Your claim CLM-88 is declined under section 4.2."
-    draft = "Hyvitimme maksun 12 €. Tarkista jatkossa vyöhyke ennen ostoa."
-    pl = _plan(book, draft, "Ostin väärän lipun, voinko saada rahat takaisin?", "fi")
-    assert "Tarkista jatkossa vyöhyke ennen ostoa." in pl.frame.body
 
 
 def test_a_greeting_ended_by_a_full_stop_stays_first(book: RuleBook) -> None:

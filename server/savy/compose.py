@@ -163,7 +163,6 @@ class Plan:
 
     frame: Frame
     situation: str | None = None
-    closing_situation: str | None = None
     openers: list[str] = field(default_factory=list)
     closings: list[str] = field(default_factory=list)
     # what each candidate does (its bank tags), so an opener and a closing never say the same thing
@@ -204,10 +203,10 @@ def situations(bank: Bank, a: Analysis, draft: str) -> list[str]:
     return found
 
 
-def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str], body: str,
-                avoid: frozenset[str] = frozenset()) -> tuple[str | None, list[Entry]]:
+def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str],
+                body: str) -> tuple[str | None, list[Entry]]:
     lang = a.language
-    never = set(avoid)
+    never: set[str] = set()
     for s in sits:
         never |= bank.never.get(s, frozenset())
     if a.customer_emotion == "negative":
@@ -244,12 +243,12 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
     if _fix_opens(a, draft):  # "Ei kestä." -> "Ole hyvä, mukava olla avuksi!" already opens it
         openers = []
     last = fr.body.rsplit("\n", 1)[-1]
-    s_close, closings = _candidates(bank, "closing", a, sits, f"{last} {fr.tail}")
+    _, closings = _candidates(bank, "closing", a, sits, f"{last} {fr.tail}")
     closings = [e for e in closings if not (_bigrams(e.text(a.address)) & _bigrams(fr.body))]
     tags: dict[str, frozenset[str]] = {}
     for e in [*openers, *closings]:
         tags[e.text(a.address)] = tags.get(e.text(a.address), frozenset()) | e.tags
-    return Plan(fr, s_open, s_close, _spread(openers, a.address, draft),
+    return Plan(fr, s_open, _spread(openers, a.address, draft),
                 _spread(closings, a.address, draft + "|c"), tags, a)
 
 
@@ -328,22 +327,21 @@ def _first_word(s: str) -> str:
     return m.group(1).lower() if m else ""
 
 
-def opener_join(fr: Frame, opener: str) -> tuple[str, str]:
-    """(text before the opener, the opener as it stands in the reply, with its separator)."""
+def placed_opener(fr: Frame, opener: str) -> str:
+    """The opener as it stands after the greeting: in lower case after "Hi John, "."""
     if fr.inline_head and fr.head.rstrip().endswith(","):  # "Hi John, thank you …! Your order …"
         if not re.match(r"I\b", opener):  # English "I" stays capitalised
-            opener = opener[0].lower() + opener[1:]
-        return fr.head, opener
-    return fr.head, opener
+            return opener[0].lower() + opener[1:]
+    return opener
 
 
-def body_after_opener(fr: Frame, opener: str | None) -> str:
-    """The body after an opener: it now starts a sentence ("Hei,\n\nkotivakuutuksenne …" was
-    lower case after the greeting's comma), and the opener leads its first paragraph."""
-    body = fr.body
+def opened(fr: Frame, opener: str | None) -> str:
+    """Greeting, opener and body: the reply up to its closing. After an opener the body starts a
+    sentence ("Hei,\n\nkotivakuutuksenne …" was lower case after the greeting's comma), and the
+    opener leads its first paragraph."""
     if not opener:
-        return body
-    return " " + body[:1].upper() + body[1:]
+        return (fr.head + fr.body).rstrip()
+    return f"{fr.head}{placed_opener(fr, opener)} {fr.body[:1].upper()}{fr.body[1:]}".rstrip()
 
 
 def closing_join(body: str, closing: str) -> str:
@@ -354,25 +352,18 @@ def closing_join(body: str, closing: str) -> str:
 
 
 def assemble(pl: Plan, opener: str | None, closing: str | None) -> str:
-    fr = pl.frame
-    text = ""
-    if opener:
-        head, op = opener_join(fr, opener)
-        text = head + op
-    else:
-        text = fr.head
-    text += body_after_opener(fr, opener)
-    text = text.rstrip()
+    text = opened(pl.frame, opener)
     if closing:
         text += closing_join(text, closing)
-    return (text + fr.tail).strip()
+    return (text + pl.frame.tail).strip()
 
 
-def stable_pick(options: Sequence[str], seed: str) -> str | None:
-    """The pick without a model: the same draft always gets the same sentence."""
+def stable_order(options: Sequence[str], seed: str) -> list[str]:
+    """The order without a model: the same draft always gets the same sentence first."""
     if not options:
-        return None
-    return options[zlib.crc32(seed.encode("utf-8")) % len(options)]
+        return []
+    first = options[zlib.crc32(seed.encode("utf-8")) % len(options)]
+    return [first] + [o for o in options if o != first]
 
 
 def ranked(options: Sequence[str], scores: Sequence[float]) -> list[str]:

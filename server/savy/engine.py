@@ -384,11 +384,7 @@ class LlamaEngine:
                 now = time.monotonic()
                 if stats.first_token_ms is None:
                     stats.first_token_ms = (now - job.enqueued) * 1000
-                if job.cancel.is_set():
-                    stats.finish_reason = "cancelled"
-                    break
-                if now > job.deadline:
-                    stats.finish_reason = "timeout"
+                if job.stopped():
                     break
                 if C.llama_vocab_is_eog(llm._model.vocab, tok):
                     stats.finish_reason = "stop"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from .analyse import WEEKDAYS, Analysis, Fact, address_markers, detect_language, extract_facts, find_patterns
+from .compose import load_bank
 from .rules import FLAGS, RuleBook
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -150,10 +151,9 @@ class Guard:
         lang, cfg = a.language, self._meaning
         kept = _without_spans(draft, [(f.start, f.end) for f in a.findings])
         problems = []
-        have: set[str] = set()
-        for w in self._content_words(text, lang):
-            have |= self.lemmas(w, lang)
-        got = {w.lower() for w in self._content_words(text, lang)}
+        written = self._content_words(text, lang)
+        have: set[str] = set().union(*(self.lemmas(w, lang) for w in written))
+        got = {w.lower() for w in written}
         words = list(dict.fromkeys(self._content_words(kept, lang)))
         lost = [w for w in words if not (self.lemmas(w, lang) & have)]
         # a name-like word ("PUK-koodi", "OmaNetistä") is kept like a fact; a near miss of a lost
@@ -229,10 +229,7 @@ class Guard:
     @cached_property
     def _our_words(self) -> frozenset[str]:
         """Capitalised words our own phrases and fixes may add ("Kiitos", "Thank"): not names."""
-        texts: list[str] = []
-        texts += [r.with_ for rule in self.book.rules for r in rule.replacements]
-        from .compose import load_bank  # compose imports the rules-only fixes, which import nothing here
-
+        texts = [r.with_ for rule in self.book.rules for r in rule.replacements]
         texts += load_bank(self.book.root).texts()
         return frozenset(w.lower() for t in texts for w in _WORD.findall(t))
 

@@ -128,22 +128,19 @@ class Rewriter:
                     await on_event("admitted", "", 1, 0)
 
             if len(pl.openers) > 1:
-                head, _ = compose.opener_join(pl.frame, pl.openers[0])
-                conts = [compose.opener_join(pl.frame, o)[1] for o in pl.openers]
-                scores = await self._score(score, [*prompt, (head, False)], conts, total, deadline, on_admitted)
+                conts = [compose.placed_opener(pl.frame, o) for o in pl.openers]
+                scores = await self._score(score, [*prompt, (pl.frame.head, False)], conts, total, deadline,
+                                           on_admitted)
                 openers = compose.ranked(pl.openers, scores)
             if len(pl.closings) > 1:
-                before = compose.assemble(compose.Plan(compose.Frame(pl.frame.head, pl.frame.body, "")),
-                                          openers[0] if openers else None, None)
+                before = compose.opened(pl.frame, openers[0] if openers else None)
                 conts = [compose.closing_join(before, c) for c in pl.closings]
                 scores = await self._score(score, [*prompt, (before, False)], conts, total, deadline, on_admitted)
                 closings = compose.ranked(pl.closings, scores)
             source = "model"
         else:
-            first = compose.stable_pick(pl.openers, seed)
-            openers = [first] + [o for o in pl.openers if o != first] if first else []
-            last = compose.stable_pick(pl.closings, seed + "|c")
-            closings = [last] + [c for c in pl.closings if c != last] if last else []
+            openers = compose.stable_order(pl.openers, seed)
+            closings = compose.stable_order(pl.closings, seed + "|c")
             if on_event is not None and use_model:
                 await on_event("admitted", "", 1, 0)
         chosen, alternatives = await self.offload(self._checked, a, draft, pl, openers, closings)
