@@ -230,3 +230,38 @@ def test_meaning_guard_passes_the_draft_itself_framed(book: RuleBook, lang: str,
     a = analyse(book, draft, customer, lang)
     opener = "Kiitos viestistä." if lang == "fi" else "Thank you for your message."
     assert Guard(book).meaning(a, draft, f"{opener} {draft}") == []
+
+
+# Paraphrases good agents write (from the gold rewrites' false alarms): each passes, and its
+# near twin that really changes the meaning (where given) is still caught.
+PARAPHRASES = [
+    ("en", "CPE = your router. It's faulty, replacement ordered (RMA-7702).", "What is CPE?",
+     "In plain words: your router is faulty, and we've ordered a replacement (RMA-7702).",
+     None),
+    ("fi", "Laita SIM puhelimeen ja soita numeroon 0800 1234.", "Miten aktivoin liittymän?",
+     "Laita SIM-kortti puhelimeen ja soita numeroon 0800 1234.",
+     "Laita kortti puhelimeen ja soita numeroon 0800 1234."),
+    ("fi", "Voi kulta, ei hätää. Paketti JJFI7719 on merkitty palautuvaksi, lähetin uuden.", "Missä paketti on?",
+     "Ymmärrän huolen. Paketti JJFI7719 on merkitty palautuvaksi, joten lähetin uuden.",
+     "Ymmärrän huolen. Paketti JJFI7719 on matkalla."),
+    ("en", "Not recommended, your account holds payment data.", "Can you turn off two-factor login?",
+     "I'd advise against it: your account holds payment data.",
+     "Sure: your account holds payment data."),
+    ("en", "The policy also covers school journeys, not just sport.", "Cancel my policy.",
+     "The policy covers more than sport – it also covers school journeys.",
+     None),
+    ("en", "Yes, you can bring your own mat.", "Can I bring my own mat?",
+     "Yes, you're welcome to bring your own mat.", "Yes, bring your own mat."),
+    ("fi", "Laskutus hoidetaan keskitetysti, ei klinikalta.", "Miksi sain laskun?",
+     "Ymmärrän, että odottamaton lasku harmittaa. Laskutus hoidetaan keskitetysti, ei klinikalta.",
+     "Kiitos, että jaksoitte odottaa. Laskutus hoidetaan keskitetysti, ei klinikalta."),
+]
+
+
+@pytest.mark.parametrize("lang,draft,customer,good,bad", PARAPHRASES)
+def test_meaning_guard_passes_fair_paraphrases(book: RuleBook, lang: str, draft: str, customer: str,
+                                               good: str, bad: str | None) -> None:
+    a = analyse(book, draft, customer, lang)
+    assert Guard(book).meaning(a, draft, good) == []
+    if bad is not None:
+        assert Guard(book).meaning(a, draft, bad)

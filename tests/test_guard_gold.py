@@ -35,11 +35,11 @@ def test_guard_accepts_the_gold_rewrites(book: RuleBook) -> None:
 
 def test_meaning_guard_on_the_gold_rewrites(book: RuleBook) -> None:
     """The meaning guard against free human rewrites, which paraphrase (and sometimes do drop advice
-    or a refusal). Pinned at today's figure so a stricter check shows here: 9.1% rejected, above
-    the 5% the rewriting issue asks for (docs/eval-blind.md says why)."""
+    or a refusal). At most the 5% the rewriting issue asks for (today 97 of 2,088, 4.6%), so a
+    stricter check shows here (docs/eval-blind.md says what made it fair)."""
     guard = Guard(book)
     rows = [json.loads(line) for f in sorted((REPO_ROOT / "training" / "data").glob("*.jsonl"))
             for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     rejected = [r["id"] for r in rows
                 if guard.meaning(analyse(book, r["draft"], r["customer"] or None, r["lang"]), r["draft"], r["rewrite"])]
-    assert len(rejected) <= 0.095 * len(rows), len(rejected)
+    assert len(rejected) <= 0.05 * len(rows), len(rejected)

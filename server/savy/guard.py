@@ -156,9 +156,12 @@ class Guard:
         got = {w.lower() for w in written}
         words = list(dict.fromkeys(self._content_words(kept, lang)))
         lost = [w for w in words if not (self.lemmas(w, lang) & have)]
-        # a name-like word ("PUK-koodi", "OmaNetistä") is kept like a fact; a near miss of a lost
-        # word is the same word changed ("lukittui" -> "lukittiin", "OmaNetistä" -> "OmaNetista")
-        key = [w for w in lost if _NAMELIKE.search(w)]
+        # a name-like word ("PUK-koodi", "OmaNetistä") is kept like a fact, unless its core stands
+        # on in the rewrite ("SIM" -> "SIM-kortti") or the draft defines it ("CPE = your router")
+        defined = {x for seg in _DEFINED.findall(kept) for x in _CONTENT_WORD.findall(seg)}
+        key = [w for w in lost if _NAMELIKE.search(w) and w not in defined
+               and not re.search(r"(?<!\w)" + re.escape(re.split(r"[-:]", w)[0]) + r"(?![^\W_])", text)]
+        # a near miss of a lost word is the same word changed ("lukittui" -> "lukittiin")
         near = [f"{w} -> {v}" for w in lost for v in got if len(w) >= 6 and w.lower() != v
                 and w.lower()[:5] == v[:5] and self._same_kind(w, v, lang)]
         if lang == "fi":  # another word of the same family kept it ("korjattu" -> "korjaus")
@@ -297,6 +300,8 @@ class Guard:
 _POSSESSIVE = re.compile(r"['’]s\Z", re.IGNORECASE)
 # a word with a capital inside or an acronym part: a name or a code ("OmaNetistä", "PUK-koodi")
 _NAMELIKE = re.compile(r"\w[A-ZÅÄÖ]|\b[A-ZÅÄÖ]{2,}-")
+# "SEPA DD = euroalueen suoraveloitus", "KYC = identity check": the words before "=" are defined
+_DEFINED = re.compile(r"(?:^|[.\n;:])([^.\n;:=]{1,30})=")
 _FI_CONTENT = frozenset({"nimisana", "teonsana", "laatusana", "nimisana_laatusana", "nimi", "etunimi",
                          "sukunimi", "paikannimi", "lyhenne"})
 _CONTENT_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
