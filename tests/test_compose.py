@@ -8,6 +8,7 @@ import pytest
 from savy import compose
 from savy.analyse import analyse
 from savy.compose import frame, load_bank, plan
+from savy.guard import Guard
 from savy.rules import RuleBook
 
 from .conftest import rules_only
@@ -79,7 +80,7 @@ def test_without_a_model_the_pick_is_stable_and_checked(book: RuleBook) -> None:
 
 
 # A sentence a rule flags but cannot fix goes only when it is all flaw and states no fact: a joke
-# to an upset customer, a sentence of hindsight blame. A joke in a sentence with a fact in it, and
+# to an upset customer, a sentence of hindsight blame, a filler sentence. A joke in a sentence with a fact in it, and
 # advice for next time, stay (left to the agent, with a warning).
 @pytest.mark.parametrize("draft,customer,lang,body,kept", [
     ("The router failed to update overnight. Gremlins strike again, eh? A technician visits on 4 March.",
@@ -91,6 +92,16 @@ def test_without_a_model_the_pick_is_stable_and_checked(book: RuleBook) -> None:
      "Why was my claim declined? This is so unfair!", "en", "Your claim CLM-88 is declined under section 4.2.", None),
     ("Hyvitimme maksun 12 €. Tarkista jatkossa vyöhyke ennen ostoa.", "Ostin väärän lipun, voinko saada rahat takaisin?",
      "fi", None, ["Tarkista jatkossa vyöhyke ennen ostoa."]),
+    # a bare acknowledgement or a stock courtesy line says nothing the opening does not
+    ("Selvä. Tilaus 5521 on peruttu.", "Kiitos tosi paljon avusta!", "fi", "Tilaus 5521 on peruttu.", None),
+    ("Thank you for contacting us. Your refund of €45 was processed today.", "I've been on hold for 2 hours!!!",
+     "en", "Your refund of €45 was processed today.", None),
+    ("Kiitämme palautteestanne. Välitimme sen myymälälle 14.3.", "Myyjä oli tosi töykeä.", "fi",
+     "Välitimme sen myymälälle 14.3.", None),
+    # ... but a yes answers a question, and a lone acknowledgement is the whole reply
+    ("Ok. Peruttu, rahat palautuvat 3–5 päivässä.", "Voitteko perua tilauksen 4412?", "fi", None, ["Ok."]),
+    ("Ok. Cancelled, refund in 3-5 days.", "Please cancel order 4412.", "en", "Cancelled, refund in 3-5 days.", None),
+    ("Selvä.", "Kiitos!", "fi", "Selvä.", None),
 ])
 def test_an_unfixable_sentence_goes_only_when_it_is_all_flaw(book: RuleBook, draft: str, customer: str, lang: str,
                                                            body: str | None, kept: list[str] | None) -> None:
@@ -137,3 +148,24 @@ def test_a_greeting_on_a_line_with_the_message_is_only_the_greeting() -> None:
 def test_more_signoff_words_keep_the_signature_last() -> None:
     fr = frame("Hope to welcome you back.\n\nWarmly,\nElena, Guest Relations")
     assert fr.tail == "\n\nWarmly,\nElena, Guest Relations"
+
+
+@pytest.mark.parametrize("draft,customer,lang,body", [
+    # the condescending "clearly" / "selvästi" / "obviously" goes, the statement stays
+    ("As clearly stated in your contract, the delivery fee is $20. Obviously we can't remove it.",
+     "Why is there an extra $20 on my bill??", "en", "As stated in your contract, the delivery fee is $20. We can't remove it."),
+    ("Kuten sopimuksessa selvästi lukee, toimitusmaksu on 20 €.", "Miksi laskussa on 20 € lisää??", "fi",
+     "Kuten sopimuksessa lukee, toimitusmaksu on 20 €."),
+    ("The fee is clearly shown on the order page.", "Why was I charged a fee?", "en", "The fee is shown on the order page."),
+    # a laugh that opens a sentence to an upset customer goes; the sentence starts anew
+    ("Lol, posti on hidas. Paketti 77812 on jakelussa huomenna.", "Paketti ei oo vieläkään tullut ja mä oon ihan raivona",
+     "fi", "Posti on hidas. Paketti 77812 on jakelussa huomenna."),
+    # the agent's lower-case sentence starts are capitalised, addresses and abbreviations are not
+    ("k. done. refund in 3-5 days", "can u cancel order 4412", "en", "Done. Refund in 3-5 days"),
+    ("Tilaus lähti. seuranta tulee, esim. posti.fi kertoo. info@kauppa.fi auttaa.", "Missä tilaus?", "fi",
+     "Tilaus lähti. Seuranta tulee, esim. posti.fi kertoo. info@kauppa.fi auttaa."),
+])
+def test_deterministic_fixes_read_right(book: RuleBook, draft: str, customer: str, lang: str, body: str) -> None:
+    pl = _plan(book, draft, customer, lang)
+    assert pl.frame.body == body
+    assert Guard(book).meaning(pl.analysis, draft, pl.frame.body) == []

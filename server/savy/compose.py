@@ -52,6 +52,14 @@ class Entry:
         return len(set(self.texts.values())) == 1
 
 
+@dataclass(frozen=True)
+class Filler:
+    rule: str
+    message: dict[str, str]
+    whole: dict[str, re.Pattern[str]]  # the sentence is one of these ...
+    yes: dict[str, re.Pattern[str]]  # ... or one of these, when the customer asked nothing
+
+
 @dataclass
 class Bank:
     """The openings and closings, with the rules that choose which fit (prompts/compose.toml)."""
@@ -68,6 +76,8 @@ class Bank:
     # rules whose finding takes a fact-free sentence of hindsight with it (these patterns)
     hindsight_rules: frozenset[str] = frozenset()
     hindsight: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    # whole sentences that say nothing an opening does not (prompts/compose.toml [[filler]])
+    filler: list[Filler] = field(default_factory=list)
 
     @classmethod
     def load(cls, root: Path) -> "Bank":
@@ -97,6 +107,8 @@ class Bank:
             drop_sentence=frozenset(cfg.get("drop_sentence", {}).get("rules", [])),
             hindsight_rules=frozenset(cfg.get("drop_sentence", {}).get("hindsight_rules", [])),
             hindsight={lg: rx(p) for lg, p in cfg.get("drop_sentence", {}).get("hindsight", {}).items()},
+            filler=[Filler(f["rule"], f["message"], {lg: _whole(f.get(lg, [])) for lg in LANGS},
+                           {lg: _whole(f.get("yes", {}).get(lg, [])) for lg in LANGS}) for f in cfg.get("filler", [])],
         )
 
     def texts(self) -> list[str]:
@@ -108,6 +120,12 @@ class Bank:
 
     def has(self, tag: str, lang: str, text: str) -> bool:
         return any(rx.search(text) for rx in self.already.get(tag, {}).get(lang, []))
+
+
+def _whole(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One pattern that matches a whole sentence made of one of `patterns` (end punctuation aside)."""
+    body = "|".join(f"(?:{p})" for p in patterns) or r"(?!)"
+    return re.compile(rf"\s*(?:{body})\s*[.!…]*\s*", FLAGS)
 
 
 @lru_cache(maxsize=4)
@@ -230,7 +248,7 @@ def _candidates(bank: Bank, part: str, a: Analysis, sits: Sequence[str],
 def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
     """Fix the draft's flagged phrases, frame it, and list the openers and closings that fit."""
     a = drop_sentences(bank, a, draft)
-    fr = frame(fix_findings(a, draft))
+    fr = frame(sentence_case(fix_findings(a, draft)))
     sits = situations(bank, a, draft)
     first = fr.body.split("\n", 1)[0]
     # with no customer message there is nothing to answer: no opener claims what they said
@@ -252,17 +270,39 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
                 _spread(closings, a.address, draft + "|c"), tags, a)
 
 
+# a lower-case word that starts a sentence ("k. done. refund in 3-5 days"): after . ! ? that ends a
+# word of 3+ letters that is no abbreviation, or at a line's start; the word is all lower-case letters
+# and no address (so "iPhone", "eBay", "npm-7", "https://…", "info@…", "kauppa.fi" stay)
+_LOWER_START = re.compile(r"(?:\A|(?<=\n)|(?<=[^\W\d_]{3}[.!?] )|(?<=[^\W\d_]{3}[.!?]  ))([a-zåäö])(?=[a-zåäö]*(?:[\s,!?;]|\.(?!\w)|\Z))")
+_ABBREVIATION = re.compile(r"\b(?:esim|yms|jne|tms|mm|ym|ns|vrt|puh|nro|klo|approx|incl|excl|etc|vs|resp|tel|ca)[.]\s+\Z", re.I)
+
+
+def sentence_case(text: str) -> str:
+    """Capitalise the agent's lower-case sentence starts; nothing else changes."""
+    return _LOWER_START.sub(lambda m: m.group(1) if _ABBREVIATION.search(text[:m.start()]) else m.group(1).upper(), text)
+
+
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|\Z|(?=\n))[ \t]*")
 
 
 def drop_sentences(bank: Bank, a: Analysis, draft: str) -> Analysis:
     """A joke to an upset customer that no rule can rephrase ("Gremlins strike again, eh?") goes
     with its sentence when the flagged words are at least half of that short sentence and it states
-    no fact ("Your parcel is lost, haha." stays); other sentences are never touched."""
-    if not bank.drop_sentence and not bank.hindsight_rules:
+    no fact ("Your parcel is lost, haha." stays); so does a sentence of hindsight blame, and a filler
+    sentence ("Selvä.", "Thank you for contacting us."); other sentences are never touched."""
+    if not bank.drop_sentence and not bank.hindsight_rules and not bank.filler:
         return a
     sentences = [m for m in _SENTENCE.finditer(draft) if m.group(0).strip()]
     findings = list(a.findings)
+    asks = "?" in a.customer_clean
+    for fl in bank.filler if len(sentences) >= 2 else []:
+        for s in sentences:
+            if not (fl.whole[a.language].fullmatch(s.group(0)) or not asks and fl.yes[a.language].fullmatch(s.group(0))):
+                continue
+            if any(x.start < s.end() and s.start() < x.end for x in a.facts):
+                continue
+            findings = [x for x in findings if not (s.start() <= x.start and x.end <= s.end())]
+            findings.append(Finding(fl.rule, s.start(), s.end(), s.group(0), fl.message[a.language], ""))
     for f in a.findings:
         if f.suggestion is not None or f.rule_id not in bank.drop_sentence | bank.hindsight_rules:
             continue
@@ -315,7 +355,9 @@ def _fix_opens(a: Analysis, draft: str) -> bool:
     g = GREETING.match(draft)
     rest = draft[g.end() if g else 0:]
     lead = len(draft) - len(rest.lstrip())
-    return any(f.start <= lead and f.suggestion for f in a.findings)
+    # a fix that only takes words out ("As clearly stated" -> "As stated") opens nothing
+    return any(f.start <= lead and f.suggestion and set(re.findall(r"\w+", f.suggestion.lower()))
+               - set(re.findall(r"\w+", f.text.lower())) for f in a.findings)
 
 
 def _unique(texts: Sequence[str] | object) -> list[str]:
