@@ -22,11 +22,13 @@ serve: setup
 	$(BIN)/savy serve
 
 # The browser tests drive Debian's chromium (never a downloaded browser); the extension's unit tests
-# run on Node. Installed from Debian packages when missing (root, or sudo).
+# run on Node, and npm installs the editor libraries and web-ext they use (tests/web, from its
+# lockfile, on the first test run). Installed from Debian packages when missing (root, or sudo).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

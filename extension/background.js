@@ -126,6 +126,17 @@ async function handle(msg, sender) {
       }
       return { ok: true, guidance: rulesCache };
     }
+    case K.SELECTION_FRAMES: {
+      // an editor in an iframe asks the top page; an editor in the top page asks its frames
+      if (!sender.tab || typeof sender.frameId !== "number") return { ok: true, text: "" };
+      const ask = { kind: K.SELECTION_GET, fromFrame: sender.frameId };
+      try {
+        const r = await chrome.tabs.sendMessage(sender.tab.id, ask, sender.frameId ? { frameId: 0 } : undefined);
+        return { ok: true, text: r && typeof r.text === "string" ? r.text.slice(0, S.MAX_FIELD_CHARS) : "" };
+      } catch (_) {
+        return { ok: true, text: "" }; // no frame has one
+      }
+    }
     default:
       return { ok: false, error: { code: "invalid", message: `unhandled kind ${msg.kind}` } };
   }

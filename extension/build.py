@@ -27,9 +27,11 @@ def firefox_manifest(manifest: dict) -> dict:
     m = dict(manifest)
     m["background"] = {"scripts": ["lib/shared.js", "background.js"]}
     m.pop("minimum_chrome_version", None)
-    # Sävy collects nothing: page text goes only to the loopback server the user runs
-    m["browser_specific_settings"] = {"gecko": {"id": GECKO_ID, "strict_min_version": "128.0",
-                                                "data_collection_permissions": {"required": ["none"]}}}
+    # Sävy collects nothing: page text goes only to the loopback server the user runs. Firefox reads
+    # data_collection_permissions from 140 (ESR) on, Firefox for Android from 142
+    m["browser_specific_settings"] = {"gecko": {"id": GECKO_ID, "strict_min_version": "140.0",
+                                                "data_collection_permissions": {"required": ["none"]}},
+                                      "gecko_android": {"strict_min_version": "142.0"}}
     return m
 
 

@@ -11,6 +11,7 @@
 
   const S = globalThis.SavyShared;
   const A = globalThis.SavyAdapters;
+  const E = globalThis.SavyEditors;
   const K = S.KINDS;
   const RUNTIME = chrome.runtime; // this copy's own: after an update, its id is gone
   const t = (key, subs) => {
@@ -50,8 +51,11 @@
 
   function optedOut(el) {
     if (el.disabled || el.readOnly) return true;
-    if (el.getAttribute("spellcheck") === "false") return true;
     if (el.closest("[data-enable-grammarly='false'], [data-savy='off']")) return true;
+    // a recognised rich editor is a reply box whatever its spellcheck or its one-line height
+    // (TinyMCE's body has spellcheck="false" and starts 22 px high)
+    if (E.recognise(el).rich) return false;
+    if (el.getAttribute("spellcheck") === "false") return true;
     const role = (el.getAttribute("role") || "").toLowerCase();
     if (role === "searchbox" || role === "combobox") return true;
     if (el.closest("form[role='search'], [role='search']")) return true;
@@ -93,40 +97,76 @@
   }
 
   const norm = (s) => String(s).replace(/[\s\u00a0]+/g, " ").trim();
+  // the same text paragraph for paragraph (an editor's empty paragraphs and spacing aside)
+  const sameLines = (a, b) => {
+    const lines = (x) => String(x).split("\n").map(norm).filter(Boolean).join("\n");
+    return lines(a) === lines(b);
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // an editor applies a paste or an input in the next frames, and may redraw its model after that
+  const nextFrames = () => Promise.race([sleep(120), new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))]);
+  const settle = async () => { await nextFrames(); await sleep(60); };
 
-  /** Replace the draft through the browser's editing path (one undo step). Returns an error code or null. */
-  function replaceDraft(el, sentDraft, newText) {
+  /** Select the draft's text in `el` (what the rewrite replaces), focused. False when it is empty. */
+  function selectDraft(el) {
     const cur = readDraft(el);
-    if (cur.text !== sentDraft) return "draft_changed";
     el.focus();
     if (el.tagName === "TEXTAREA") {
-      const before = el.value;
       el.setSelectionRange(cur.start, cur.end);
-      let ok = false;
-      try {
-        ok = document.execCommand("insertText", false, newText);
-      } catch (_) { ok = false; }
-      if (!ok && el.value === before) {
-        // no execCommand (some browsers/pages): the standard API, and tell the page's framework
-        el.setRangeText(newText, cur.start, cur.end, "end");
-        el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data: newText }));
-      }
-      if (el.value.slice(cur.start, cur.start + newText.length) === newText) return null;
-      if (ok) document.execCommand("undo"); // the page changed our edit: put the draft back
-      return el.value === before ? "replace_failed" : "replace_partial";
+      return true;
     }
-    if (!cur.range) return "empty_draft";
-    const sel = window.getSelection();
+    if (!cur.range) return false;
+    const sel = el.ownerDocument.getSelection();
     sel.removeAllRanges();
     sel.addRange(cur.range);
-    let ok = false;
-    try {
-      ok = document.execCommand("insertText", false, newText);
-    } catch (_) { ok = false; }
-    if (norm(readDraft(el).text) === norm(newText)) return null;
-    if (ok) document.execCommand("undo"); // a partial edit: put the draft back
-    // an editor with its own history may ignore the native undo: then say so, never "unchanged"
-    return readDraft(el).text === sentDraft ? "replace_failed" : "replace_partial";
+    return true;
+  }
+
+  /** Whether the editor holds `text` now and still after its own redraw. */
+  async function holds(el, text) {
+    await settle();
+    if (!sameLines(readDraft(el).text, text)) return false;
+    await sleep(250);
+    return sameLines(readDraft(el).text, text);
+  }
+
+  /** Replace the draft through the path the editor's own model and undo stack accept (one undo
+   *  step), then check, after the editor settles, that its model holds exactly the rewrite; if not,
+   *  put the draft back. Returns an error code, or null when the rewrite is in. */
+  async function replaceDraft(el, sentDraft, newText) {
+    if (readDraft(el).text !== sentDraft) return "draft_changed";
+    const ed = E.recognise(el);
+    if (!selectDraft(el)) return "empty_draft";
+    await nextFrames(); // editors that sync their model's selection from the page's (CKEditor 5, Lexical)
+    const before = el.tagName === "TEXTAREA" ? el.value : null;
+    const took = E.insert(el, ed, newText);
+    if (!took && el.tagName === "TEXTAREA" && el.value === before) {
+      // no execCommand (some browsers/pages): the standard API, and tell the page's framework
+      const cur = readDraft(el);
+      el.setRangeText(newText, cur.start, cur.end, "end");
+      el.dispatchEvent(new InputEvent("input", { bubbles: true, inputType: "insertReplacementText", data: newText }));
+    }
+    if (await holds(el, newText)) return null;
+    // the editor refused or reverted it, or took it only in part: its own undo puts the draft back
+    if (!sameLines(readDraft(el).text, sentDraft)) {
+      E.undo(el, ed);
+      await settle();
+    }
+    return sameLines(readDraft(el).text, sentDraft) ? "replace_failed" : "replace_partial";
+  }
+
+  /** Sävy's Undo after a Replace: the editor's own undo, checked; if the editor's history does not
+   *  give the draft back, the draft's text is put back by the same path as the rewrite. */
+  async function undoReplace(r) {
+    const el = r.editor;
+    if (!el.isConnected || !sameLines(readDraft(el).text, r.rewrite)) return "undo_changed";
+    el.focus();
+    E.undo(el, r.integration);
+    await settle();
+    if (readDraft(el).text === r.draft) return null;
+    if (!sameLines(readDraft(el).text, r.rewrite) || !selectDraft(el)) return "undo_failed";
+    E.insert(el, r.integration, r.draft);
+    return (await holds(el, r.draft)) ? null : "undo_failed";
   }
 
   // ---------- the customer's message ----------
@@ -162,7 +202,7 @@
     if (!sel) return "";
     // a range's text has no line breaks between blocks, a selection's has: compare without whitespace
     const squash = (x) => x.replace(/[\s\u00a0]+/g, "");
-    const present = !sel.range.collapsed && squash(sel.range.toString()).endsWith(squash(sel.text));
+    const present = !sel.range.collapsed && squash(sel.range.toString()).includes(squash(sel.text));
     if (S.selectionStillValid(sel, { now: Date.now(), current: currentOutsideSelection(), present })) return sel.text;
     lastOutsideSelection = null;
     return "";
@@ -217,6 +257,8 @@
   .x { padding: 0 6px; }
   .toast { position: fixed; z-index: 2147483647; right: 16px; top: 16px; max-width: 360px; background: #1b1f24; color: #fff;
     padding: 8px 12px; border-radius: 8px; font-size: 13px; display: none; }
+  .toast .toast-action { background: transparent; color: #9ecbff; border: 1px solid #9ecbff; border-radius: 4px;
+    padding: 1px 8px; margin-left: 6px; font: inherit; cursor: pointer; }
   `;
 
   function h(tag, attrs, ...kids) {
@@ -348,12 +390,17 @@
     if (ui && ui.panel.style.display !== "block") ui.button.style.display = "none";
   }
 
-  function toast(message) {
+  /** A short notice; `outcome` is a styling and test hook, `action` a button ({label, run}). */
+  function toast(message, { outcome = "", action = null } = {}) {
     ensureUi();
-    ui.toast.textContent = message;
+    ui.toast.replaceChildren(h("span", {}, message));
+    if (action) {
+      ui.toast.append(" ", h("button", { class: "toast-action", type: "button", onclick: trusted(action.run) }, action.label));
+    }
+    ui.toast.dataset.outcome = outcome;
     ui.toast.style.display = "block";
     clearTimeout(ui.toastTimer);
-    ui.toastTimer = setTimeout(() => { ui.toast.style.display = "none"; }, 6000);
+    ui.toastTimer = setTimeout(() => { ui.toast.style.display = "none"; }, action ? 12000 : 6000);
   }
 
   // the panel's phase as data attributes: styling hooks, and what end-to-end tests wait on
@@ -404,13 +451,21 @@
     const wasOpen = ui.panel.style.display === "block";
     ui.panel.style.display = "block";
     ui.button.style.display = "inline-flex";
-    if (!wasOpen || customerOverride) {
-      const c = customerOverride ? { text: customerOverride, source: t("sourceSelection") } : customerMessage(editor);
-      showCustomer(c.text, c.source);
-    }
     renderHints();
     place();
-    if (start) startRewrite();
+    if (wasOpen && !customerOverride) {
+      if (start) startRewrite();
+    } else {
+      const c = customerOverride ? { text: customerOverride, source: t("sourceSelection") } : customerMessage(editor);
+      showCustomer(c.text, c.source);
+      // none here: the agent may have selected it in another frame of the tab (the page around an
+      // editor in an iframe, or a thread in a frame); its content script remembers it
+      const other = c.text ? Promise.resolve(null) : askWorker({ kind: K.SELECTION_FRAMES });
+      other.then((r) => {
+        if (r && r.text && !ui.customer.value) showCustomer(S.cleanPageText(r.text), t("sourceSelection"));
+        if (start) startRewrite();
+      });
+    }
     (start ? ui.cancel : ui.customer).focus({ preventScroll: true });
   }
 
@@ -610,17 +665,36 @@
       h("ul", { lang: "en" }, ...sentences.map((w) => h("li", {}, w)))));
   }
 
-  function onReplace() {
-    if (!ui.result) return;
-    const err = replaceDraft(ui.sent.editor, ui.sent.draft, ui.result.rewrite);
+  async function onReplace() {
+    if (!ui.result || ui.replacing) return;
+    const { editor: el, draft } = ui.sent;
+    const rewrite = ui.result.rewrite;
+    ui.replacing = true;
+    ui.replace.disabled = true;
+    let err;
+    try {
+      err = await replaceDraft(el, draft, rewrite);
+    } finally {
+      ui.replacing = false;
+    }
     if (err) {
       setStatus(errorText(err), true);
-      if (err === "draft_changed") ui.replace.disabled = true;
+      ui.replace.disabled = err === "draft_changed";
       return;
     }
     ui.panel.style.display = "none";
-    toast(t("replacedUndo"));
+    const integration = E.recognise(el);
+    const done = { editor: el, draft, rewrite, integration };
+    // Ctrl+Z is promised only where the tests verified it for this editor; Undo always works
+    toast(t(integration.verified ? "replacedUndo" : "replacedSavyUndo"),
+      { outcome: "replaced", action: { label: t("undo"), run: () => onUndo(done) } });
     place();
+  }
+
+  async function onUndo(done) {
+    const err = await undoReplace(done);
+    if (err) toast(t(`err_${err}`), { outcome: "undo-failed" });
+    else toast(t("undone"), { outcome: "undone" });
   }
 
   async function onCopy() {
@@ -729,6 +803,13 @@
   window.addEventListener("resize", () => place());
 
   chrome.runtime.onMessage.addListener((msg, _sender, reply) => {
+    if (msg && msg.kind === K.SELECTION_GET) {
+      // another frame's editor asks for the customer's message selected here (not the asking frame)
+      if (dead || (msg.fromFrame === 0 && window.top === window)) return false;
+      const text = outsideSelection();
+      if (text) reply({ text });
+      return false;
+    }
     if (!msg || msg.kind !== K.UI_OPEN) return false;
     // a command goes to every frame: the focused one answers (a parent whose focus is in an iframe doesn't);
     // from the popup, which has the focus itself, the frame whose editor is still the active element

@@ -81,6 +81,24 @@ def api(live: LiveServer) -> Iterator[httpx.Client]:
         yield c
 
 
+WEB = Path(__file__).parent / "web"
+
+
+@pytest.fixture(scope="session")
+def web_modules() -> Path:
+    """tests/web/node_modules: the npm packages the browser tests use (editor libraries, web-ext),
+    installed from the lockfile when missing or older than it (`make test` does it first)."""
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    assert npm, "npm is needed for the browser tests (`make test` installs it)"
+    installed = WEB / "node_modules" / ".package-lock.json"
+    if not installed.exists() or installed.stat().st_mtime < (WEB / "package-lock.json").stat().st_mtime:
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, timeout=900)
+    return WEB / "node_modules"
+
+
 @pytest.fixture(scope="session")
 def book() -> RuleBook:
     return RuleBook.load(REPO_ROOT / "prompts")

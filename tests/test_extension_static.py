@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 from savy.settings import REPO_ROOT
 
@@ -63,6 +64,34 @@ def test_build_makes_chrome_zip_and_firefox_xpi(tmp_path) -> None:  # type: igno
         assert "content.js" in z.namelist() and not any(n.startswith("tests/") for n in z.namelist())
     with zipfile.ZipFile(EXT / "dist" / "savy-chrome.zip") as z:
         assert json.loads(z.read("manifest.json"))["background"] == {"service_worker": "background.js"}
+
+
+def test_firefox_package_passes_web_ext_lint(web_modules: Path) -> None:
+    """Mozilla's own linter (the checks addons.mozilla.org runs) on the built Firefox package."""
+    subprocess.run([sys.executable, str(EXT / "build.py")], check=True, capture_output=True, timeout=60)
+    r = subprocess.run([str(web_modules / ".bin" / "web-ext"), "lint", "--source-dir", str(EXT / "dist" / "firefox"),
+                        "--output", "json", "--no-config-discovery"], capture_output=True, text=True, timeout=300)
+    report = json.loads(r.stdout)
+    found = [(m["code"], m.get("description", m["message"])) for k in ("errors", "warnings") for m in report[k]]
+    assert not found, found
+
+
+def test_toast_promises_ctrl_z_only_for_editors_the_browser_tests_cover() -> None:
+    """The toast says "Ctrl+Z brings your draft back" for an editor marked `verified` in
+    lib/editors.js; every such editor has its fixture page in tests/test_editors.py (which presses
+    Ctrl+Z there), and the others are promised only Sävy's own Undo."""
+    from .test_editors import PAGES
+
+    src = (EXT / "lib" / "editors.js").read_text(encoding="utf-8")
+    verified = set(re.findall(r'id: "([\w]+)",[^}]*verified: true', src))
+    unverified = set(re.findall(r'id: "([\w]+)",[^}]*verified: false', src))
+    assert verified and unverified and not verified & unverified
+    covered = set(PAGES) | {"plain" if "contenteditable" in PAGES else ""}
+    assert verified <= covered, verified - covered
+    content = (EXT / "content.js").read_text(encoding="utf-8")
+    assert 't(integration.verified ? "replacedUndo" : "replacedSavyUndo")' in content
+    msgs = json.loads((EXT / "_locales" / "en" / "messages.json").read_text(encoding="utf-8"))
+    assert "Ctrl+Z" in msgs["replacedUndo"]["message"] and "Ctrl+Z" not in msgs["replacedSavyUndo"]["message"]
 
 
 def test_warning_kinds_match_the_servers_wording() -> None:

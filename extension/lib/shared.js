@@ -5,13 +5,14 @@
 
   const DEFAULT_SERVER = "http://127.0.0.1:8765";
   // what the manifest's content_scripts load, for injecting on demand (activeTab) in the same order
-  const CONTENT_FILES = Object.freeze(["lib/shared.js", "lib/adapters.js", "content.js"]);
+  const CONTENT_FILES = Object.freeze(["lib/shared.js", "lib/adapters.js", "lib/editors.js", "content.js"]);
   const MAX_FIELD_CHARS = 8000; // the server's per-field limit (server/savy/schemas.py)
 
   // The kind-keyed protocol between content scripts / pages and the service worker.
   // Requests (sendMessage, answered once):
   //   settings/get, settings/save, server/check, analyze, rules/get, site/toggle, shortcut/get,
   //   tab/open {tabId} (the popup: open the panel in that tab, injecting the content script if needed)
+  //   selection/frames {} (a content script: the customer's message selected in another frame of its tab)
   // Port "rewrite" (long-lived, so Cancel can abort the HTTP stream):
   //   -> rewrite/start {draft, customer_message}
   //   -> rewrite/ping {} (every 20 s while waiting: an incoming event keeps the worker alive)
@@ -21,6 +22,7 @@
   //   <- rewrite/error {error: {code, message}}
   // Service worker -> tab (commands and context menu):
   //   ui/open {selection, frameTargeted, fromPopup}
+  //   selection/get {fromFrame} -> {text} (answered only by a frame with a fresh selection)
   const KINDS = Object.freeze({
     SETTINGS_GET: "settings/get",
     SETTINGS_SAVE: "settings/save",
@@ -37,6 +39,8 @@
     REWRITE_DONE: "rewrite/done",
     REWRITE_ERROR: "rewrite/error",
     UI_OPEN: "ui/open",
+    SELECTION_FRAMES: "selection/frames",
+    SELECTION_GET: "selection/get",
   });
 
   const REQUEST_FIELDS = {
@@ -50,6 +54,7 @@
     "shortcut/get": [],
     "rewrite/start": ["draft"],
     "rewrite/ping": [],
+    "selection/frames": [],
   };
 
   /** Validate a message from a content script or page; returns an error string or null. */
