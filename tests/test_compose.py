@@ -169,3 +169,48 @@ def test_deterministic_fixes_read_right(book: RuleBook, draft: str, customer: st
     pl = _plan(book, draft, customer, lang)
     assert pl.frame.body == body
     assert Guard(book).meaning(pl.analysis, draft, pl.frame.body) == []
+
+
+@pytest.mark.parametrize("draft,tail", [
+    ("Your refund is done.\n– Sara, support", "\n– Sara, support"),
+    ("Reply YES or NO.\nThanks, Fraud team", "\nThanks, Fraud team"),
+    ("Call us on 01632 960 442.\n– Despatch", "\n– Despatch"),
+    ("Tilaus lähti.\n– Maija, asiakaspalvelu", "\n– Maija, asiakaspalvelu"),
+    ("Bring these:\n- Your ID\n- Your card", ""),  # a list's last item is no signature
+])
+def test_a_signature_on_the_last_line_stays_last(draft: str, tail: str) -> None:
+    assert frame(draft).tail == tail
+
+
+@pytest.mark.parametrize("customer,lang,thanks", [
+    ("Hi, just wondering if my car is ready yet? Thanks so much", "en", False),
+    ("Any news on my claim? Cheers.", "en", False),
+    ("Onko tilaus jo lähtenyt? Kiitos!", "fi", False),
+    ("Thanks so much for the quick fix! Could you also send the invoice?", "en", True),
+    ("Kiitos avusta! Milloin lasku tulee?", "fi", True),
+    ("Thank you, that sorted it!", "en", True),
+])
+def test_thanks_that_close_a_question_are_thanks_in_advance(book: RuleBook, customer: str, lang: str,
+                                                            thanks: bool) -> None:
+    """"Is my car ready? Thanks so much" gets no "You're very welcome – glad I could help"."""
+    a = analyse(book, "Your order 4412 ships today.", customer, lang)
+    assert ("thanks" in compose.situations(load_bank(book.root), a, "Your order 4412 ships today.")) is thanks
+
+
+@pytest.mark.parametrize("customer,draft,lang,absent", [
+    # glad is not praise: no "Kiitos kehuista" to a customer who only looks forward to a parcel
+    ("Moi! Tuleeko mun paketti tänään? Odotan lahjaa äidille 🙂", "Paketti on perillä tänään klo 14–17.", "fi", "praise"),
+    # a draft that apologises answers no praise: the cheerful reading was sarcasm
+    ("Great, ordered a veggie curry and got lamb. Nice one for a vegetarian 👏",
+     "Really sorry, that's a serious mistake on our part. We've refunded the full £18.95.", "en", "praise"),
+    # "If you can't make it, call us" is no refusal
+    (None, "Your appointment is on 8 April at 10:15. If you can't make it, please call 0161 496 0732.", "en", "refusal"),
+])
+def test_the_situation_follows_what_was_said(book: RuleBook, customer: str | None, draft: str, lang: str,
+                                             absent: str) -> None:
+    a = analyse(book, draft, customer, lang)
+    assert absent not in compose.situations(load_bank(book.root), a, draft)
+
+
+def test_a_finnish_signoff_abbreviation_stays_lower_case() -> None:
+    assert compose.sentence_case("Tilaus lähti.\nt. Tero") == "Tilaus lähti.\nt. Tero"

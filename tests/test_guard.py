@@ -265,3 +265,13 @@ def test_meaning_guard_passes_fair_paraphrases(book: RuleBook, lang: str, draft:
     assert Guard(book).meaning(a, draft, good) == []
     if bad is not None:
         assert Guard(book).meaning(a, draft, bad)
+
+
+def test_thanks_for_praise_needs_praise(book: RuleBook) -> None:
+    draft = "Paketti on perillä tänään klo 14–17."
+    rewrite = "Kiitos kehuista – ne lämmittävät mieltä! " + draft
+    guard = Guard(book)
+    asked = analyse(book, draft, "Tuleeko mun paketti tänään? Odotan lahjaa äidille 🙂", "fi")
+    praised = analyse(book, draft, "Olette ihan huippuja, kiitos! Tuleeko paketti tänään?", "fi")
+    assert any("praised" in p for p in guard.meaning(asked, draft, rewrite))
+    assert guard.meaning(praised, draft, rewrite) == []

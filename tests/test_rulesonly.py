@@ -32,7 +32,7 @@ from .conftest import rules_only
     ("Sorry for the wait, your refund of 12,90 € is on its way", "Still waiting for my refund...",
      "Thank you for your patience, your refund of 12,90 € is on its way"),
     # ... after a greeting: lower case, the dash and the amount kept
-    ("Hi Anna, sorry for the wait – your refund of 12,90 € is on its way.", "Any news on my refund?",
+    ("Hi Anna, sorry for the wait – your refund of 12,90 € is on its way.", "Still waiting on my refund, any news?",
      "Hi Anna, thank you for your patience – your refund of 12,90 € is on its way."),
     # the subject goes with the apology ("I'm so sorry" -> not "I'm thank you")
     ("I'm so sorry for the wait, we have now refunded 25 €.", "I've waited two weeks for my refund!",
@@ -87,3 +87,11 @@ def test_one_thank_you_not_two(book: RuleBook, draft: str, customer: str, start:
     # the accept-thanks fix already opens the reply: no second opening phrase before it
     out = rules_only(book, draft, customer).rewrite
     assert out.startswith(start), out
+
+
+def test_thanks_for_patience_only_where_the_customer_waited(book: RuleBook) -> None:
+    """With no customer message, or one that says nothing of waiting, a thank-you for patience
+    would claim what the customer did not do: the apology for the wait stays."""
+    for customer in (None, "Could you check my direct debit amount?"):
+        a = analyse(book, "Sorry for the wait – your refund of 12,90 € is on its way.", customer, "en")
+        assert not [f for f in a.findings if f.rule_id == "thank-for-waiting"]

@@ -71,11 +71,14 @@ class Bank:
     refusal: dict[str, list[re.Pattern[str]]]
     already: dict[str, dict[str, list[re.Pattern[str]]]]
     never: dict[str, frozenset[str]]
+    not_when_apology: frozenset[str] = frozenset()
     # rules whose unfixable finding takes its whole short, fact-free sentence with it
     drop_sentence: frozenset[str] = frozenset()
     # rules whose finding takes a fact-free sentence of hindsight with it (these patterns)
     hindsight_rules: frozenset[str] = frozenset()
     hindsight: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    # thanks for something done (a question closed with "Thanks!" is thanks in advance)
+    thanks_for: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     # whole sentences that say nothing an opening does not (prompts/compose.toml [[filler]])
     filler: list[Filler] = field(default_factory=list)
 
@@ -101,12 +104,14 @@ class Bank:
             order=tuple(cfg["order"]),
             signals={k: tuple(v) for k, v in cfg["signals"].items()},
             not_when_negative=frozenset(cfg.get("not_when_negative", [])),
+            not_when_apology=frozenset(cfg.get("not_when_apology", [])),
             refusal={lg: rx(cfg["refusal"].get(lg, [])) for lg in LANGS},
             already={tag: {lg: rx(p) for lg, p in by_lang.items()} for tag, by_lang in cfg["already"].items()},
             never={k: frozenset(v) for k, v in cfg.get("never", {}).items()},
             drop_sentence=frozenset(cfg.get("drop_sentence", {}).get("rules", [])),
             hindsight_rules=frozenset(cfg.get("drop_sentence", {}).get("hindsight_rules", [])),
             hindsight={lg: rx(p) for lg, p in cfg.get("drop_sentence", {}).get("hindsight", {}).items()},
+            thanks_for={lg: rx(p) for lg, p in cfg.get("thanks_for", {}).items()},
             filler=[Filler(f["rule"], f["message"], {lg: _whole(f.get(lg, [])) for lg in LANGS},
                            {lg: _whole(f.get("yes", {}).get(lg, [])) for lg in LANGS}) for f in cfg.get("filler", [])],
         )
@@ -154,7 +159,11 @@ _SIGNOFF_BLOCK = re.compile(
     r"thank\s+you|cheers|br|warmly|warm\s+wishes|all\s+the\s+best|with\s+thanks|many\s+thanks|thanks\s+again"
     r"|speak\s+soon|ystävällisesti|yst\.\s*terv\.?)[ \t]*[,.!]?[ \t]*"
     # "t. Tiina / Asiakaspalvelu": the short forms carry the name on their own line
-    r"|(?:t|terv|br)\.?[ \t]+(?-i:[A-ZÅÄÖ])[^\n]{0,58})(?:\n[^\n]{1,60}){0,4}\s*\Z")
+    r"|(?:t|terv|br)\.?[ \t]+(?-i:[A-ZÅÄÖ])[^\n]{0,58})(?:\n[^\n]{1,60}){0,4}\s*\Z"
+    # the last line alone: "– Sara, support", "– Despatch", "Thanks, Fraud team", "Kiitos, Maija / tuki"
+    # (a few words, no sentence end; a dash line below another dash line is a list, not a name)
+    r"|(?<=\n)[ \t]*(?:[–—-]{1,2}[ \t]*|(?:thanks|thank\s+you|cheers|best|regards|kiitos|terveisin)"
+    r",[ \t]+)(?-i:[A-ZÅÄÖ])[^\s.!?]*(?:[ \t,/]+[^\s.!?]+){0,4}[ \t]*\Z")
 
 
 def frame(text: str) -> Frame:
@@ -162,7 +171,10 @@ def frame(text: str) -> Frame:
     if g := GREETING.match(body):
         head, body = body[:g.end()], body[g.end():]
     tail = ""
-    if (block := _SIGNOFF_BLOCK.search(body)) and body[:block.start()].strip():
+    block = _SIGNOFF_BLOCK.search(body)
+    if block and block.group(0).lstrip()[:1] in "-–—" and body[:block.start()].rstrip().rsplit("\n", 1)[-1].lstrip()[:1] in "-–—•*":
+        block = None  # the last item of a list
+    if block and body[:block.start()].strip():
         kept = body[:block.start()].rstrip()
         return Frame(head, kept, body[len(kept):].rstrip())
     signoffs = list(_SIGNOFF.finditer(body))
@@ -218,6 +230,12 @@ def situations(bank: Bank, a: Analysis, draft: str) -> list[str]:
             found.append(s)
     if a.customer_emotion == "negative":
         found = [s for s in found if s not in bank.not_when_negative]
+    elif bank.has("apology", a.language, draft):
+        found = [s for s in found if s not in bank.not_when_apology] or ["neutral"]
+    msg = a.customer_clean
+    if "thanks" in found and "?" in msg and not any(rx.search(msg) for rx in bank.thanks_for.get(a.language, [])):
+        # thanks in advance: nothing to be welcome for, and the politeness is no upbeat mood
+        found = [("neutral" if s == "positive" else s) for s in found if s != "thanks"]
     return found
 
 
@@ -271,9 +289,10 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
 
 
 # a lower-case word that starts a sentence ("k. done. refund in 3-5 days"): after . ! ? that ends a
-# word of 3+ letters that is no abbreviation, or at a line's start; the word is all lower-case letters
+# word of 3+ letters that is no abbreviation, or at a line's start; the word is 2+ lower-case letters
+# ("t. Tero" stays)
 # and no address (so "iPhone", "eBay", "npm-7", "https://…", "info@…", "kauppa.fi" stay)
-_LOWER_START = re.compile(r"(?:\A|(?<=\n)|(?<=[^\W\d_]{3}[.!?] )|(?<=[^\W\d_]{3}[.!?]  ))([a-zåäö])(?=[a-zåäö]*(?:[\s,!?;]|\.(?!\w)|\Z))")
+_LOWER_START = re.compile(r"(?:\A|(?<=\n)|(?<=[^\W\d_]{3}[.!?] )|(?<=[^\W\d_]{3}[.!?]  ))([a-zåäö])(?=[a-zåäö]+(?:[\s,!?;]|\.(?!\w)|\Z))")
 _ABBREVIATION = re.compile(r"\b(?:esim|yms|jne|tms|mm|ym|ns|vrt|puh|nro|klo|approx|incl|excl|etc|vs|resp|tel|ca)[.]\s+\Z", re.I)
 
 
