@@ -5,7 +5,11 @@ if (typeof SavyShared === "undefined" && typeof importScripts === "function") im
 
 const S = globalThis.SavyShared;
 const K = S.KINDS;
-const DEFAULTS = { server: S.DEFAULT_SERVER, token: "", hints: true, disabledHosts: [] };
+// testHooks: for Sävy's own browser tests only (an open shadow root, the panel's state as data
+// attributes); no page and no options control sets it
+// sites: origins where the content scripts run besides the built-in sites (no loopback page by
+// default: a local dev server, or Sävy's own /docs, is not a reply box)
+const DEFAULTS = { server: S.DEFAULT_SERVER, token: "", hints: true, disabledHosts: [], sites: [], testHooks: false };
 const BUSY_RETRIES = 5;
 
 // The token stays in the service worker and Sävy's own pages: content scripts (which share a page
@@ -40,6 +44,12 @@ async function saveSettings(patch) {
     next.server = u.url;
   }
   if ("token" in patch) next.token = String(patch.token || "").trim();
+  if ("sites" in patch) {
+    const sites = (Array.isArray(patch.sites) ? patch.sites : []).map(S.normalizeSite);
+    const bad = sites.find((x) => !x.ok);
+    if (bad) return { ok: false, error: { code: bad.error, message: "" } };
+    next.sites = [...new Set(sites.map((x) => x.origin))];
+  }
   await chrome.storage.local.set({ settings: next });
   return { ok: true, settings: next };
 }
@@ -258,7 +268,40 @@ chrome.commands.onCommand.addListener((command, tab) => {
   if (command === "rewrite") openInTab(tab);
 });
 
+// ---------- content scripts on the sites the agent added (options page) ----------
+
+const SITE_SCRIPTS = "savy-sites";
+
+/** Register the content scripts for exactly the origins in settings.sites (and no others). */
+async function syncSiteScripts() {
+  const st = await getSettings();
+  const origins = (Array.isArray(st.sites) ? st.sites : []).map(S.normalizeSite).filter((x) => x.ok).map((x) => x.origin);
+  try {
+    await chrome.scripting.unregisterContentScripts({ ids: [SITE_SCRIPTS] });
+  } catch (_) { /* none registered yet */ }
+  if (!origins.length) return;
+  const script = { id: SITE_SCRIPTS, js: [...S.CONTENT_FILES], runAt: "document_idle", allFrames: true, persistAcrossSessions: true };
+  try {
+    // editors in about:srcdoc frames (TinyMCE) belong to the page's origin
+    await chrome.scripting.registerContentScripts([{ ...script, matches: origins.map((o) => `${o}/*`), matchOriginAsFallback: true }]);
+  } catch (_) {
+    // Firefox: no ports in match patterns, no matchOriginAsFallback — the host's pages
+    const hosts = [...new Set(origins.map((o) => { const u = new URL(o); return `${u.protocol}//${u.hostname}/*`; }))];
+    try {
+      await chrome.scripting.registerContentScripts([{ ...script, matches: hosts }]);
+    } catch (e) {
+      console.warn("Sävy: could not register content scripts for", origins, e);
+    }
+  }
+}
+globalThis.savySyncSites = syncSiteScripts; // the browser tests wait on it
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && changes.settings) syncSiteScripts();
+});
+chrome.runtime.onStartup.addListener(() => { syncSiteScripts(); });
+
 chrome.runtime.onInstalled.addListener(() => {
+  syncSiteScripts();
   chrome.contextMenus.removeAll(() => {
     chrome.contextMenus.create({ id: "savy-rewrite", title: chrome.i18n.getMessage("menuRewrite"), contexts: ["editable", "selection"] });
   });

@@ -29,7 +29,10 @@
   // only the agent's own clicks and keys count
   const trusted = (f) => (e) => { if (e.isTrusted) f(e); };
 
-  let settings = { hints: true, disabledHosts: [] };
+  let settings = { hints: true, disabledHosts: [], testHooks: false };
+  // Sävy's own browser tests switch this on through the service worker (a page cannot): an open
+  // shadow root and the panel's state as data attributes. Otherwise the page sees none of it.
+  const hooks = () => settings.testHooks === true;
   let editor = null; // the reply editor the UI is attached to
   let lastOutsideSelection = null; // {text, at, range}: a page selection outside any editor, a candidate customer message
   let hintTimer = 0;
@@ -208,11 +211,19 @@
     return "";
   }
 
-  document.addEventListener("selectionchange", () => {
+  // Only the agent's own selection counts: one that a trusted mouse or key gesture ends on. A page
+  // script can select text, but it cannot click or type as the agent.
+  const rememberSelection = (e) => {
+    if (!e.isTrusted) return;
     const text = currentOutsideSelection();
+    if (text.length < 2) return;
+    const range = document.getSelection().getRangeAt(0);
+    if (e.type === "mouseup" && e.target && e.target.nodeType === 1 && !range.intersectsNode(e.target)) return;
     // the range is live: it follows the page's edits and collapses when its text is removed
-    if (text.length > 1) lastOutsideSelection = { text, at: Date.now(), range: document.getSelection().getRangeAt(0).cloneRange() };
-  });
+    lastOutsideSelection = { text, at: Date.now(), range: range.cloneRange() };
+  };
+  document.addEventListener("mouseup", rememberSelection, true);
+  document.addEventListener("keyup", rememberSelection, true);
 
   // ---------- UI (shadow DOM, so page styles neither leak in nor out) ----------
 
@@ -274,7 +285,7 @@
 
   function buildUi() {
     const host = document.createElement("savy-ui");
-    const shadow = host.attachShadow({ mode: "open" });
+    const shadow = host.attachShadow({ mode: hooks() ? "open" : "closed" });
     try {
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS);
@@ -397,7 +408,7 @@
     if (action) {
       ui.toast.append(" ", h("button", { class: "toast-action", type: "button", onclick: trusted(action.run) }, action.label));
     }
-    ui.toast.dataset.outcome = outcome;
+    if (hooks()) ui.toast.dataset.outcome = outcome;
     ui.toast.style.display = "block";
     clearTimeout(ui.toastTimer);
     ui.toastTimer = setTimeout(() => { ui.toast.style.display = "none"; }, action ? 12000 : 6000);
@@ -405,9 +416,9 @@
 
   // the panel's phase as data attributes: styling hooks, and what end-to-end tests wait on
   function setPhase(phase) {
-    ui.panel.dataset.state = phase;
+    if (hooks()) ui.panel.dataset.state = phase;
     if (phase === "working") {
-      ui.panel.dataset.deltas = "0";
+      if (hooks()) ui.panel.dataset.deltas = "0";
       delete ui.panel.dataset.result;
     }
     // busy on the streamed text only: on the panel it would hold back the status announcements too
@@ -574,7 +585,8 @@
           setStatus(t(msg.attempt > 1 ? "statusRetrying" : "statusWriting"));
         }
         ui.streamed += msg.text;
-        ui.panel.dataset.deltas = String(++ui.deltas);
+        ++ui.deltas;
+        if (hooks()) ui.panel.dataset.deltas = String(ui.deltas);
         ui.out.textContent = ui.streamed;
         ui.meter.textContent = t("tokenCount", [String(msg.tokens)]);
         break;
@@ -595,7 +607,7 @@
 
   async function showResult(res) {
     ui.result = res;
-    ui.panel.dataset.result = JSON.stringify(res);
+    if (hooks()) ui.panel.dataset.result = JSON.stringify(res);
     showDiff(res.rewrite);
     renderOpeners(res);
     const changed = res.rewrite.trim() !== ui.sent.draft.trim();
@@ -647,7 +659,7 @@
         if (ui.result !== current) return;
         current = { ...res, rewrite: o.rewrite, opener: o.opener };
         ui.result = current;
-        ui.panel.dataset.result = JSON.stringify(current);
+        if (hooks()) ui.panel.dataset.result = JSON.stringify(current);
         showDiff(o.rewrite);
         buttons.forEach((b, j) => b.setAttribute("aria-pressed", String(j === i)));
       }) }, o.opener));
@@ -771,9 +783,13 @@
 
   document.addEventListener("focusin", (e) => {
     if (Date.now() - settingsAt > 2000) refreshSettings();
-    if (dead || !enabledHere()) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (ui && ui.host.contains(e.target)) return;
+    firstSettings.then(() => onFocus(target)); // the UI is built with the settings in hand
+  }, true);
+
+  function onFocus(target) {
+    if (dead || !enabledHere()) return;
     const el = editableRoot(target);
     if (el && !optedOut(el)) {
       if (S.contextInvalidated(RUNTIME)) return orphaned();
@@ -786,7 +802,7 @@
     } else if (!ui || ui.panel.style.display !== "block") {
       hideButton();
     }
-  }, true);
+  }
 
   // Hints send the draft to the server: only for an editor the agent has typed in (a page can
   // focus a field of its own making, and dispatch input events; it cannot type as the agent)
@@ -833,6 +849,7 @@
   /** Settings come from the service worker (without the token: storage is closed to content
    *  scripts); asked again when an editor gets focus, at most every two seconds. */
   let settingsAt = 0;
+  let firstSettings = null; // set below, once refreshSettings exists
   async function refreshSettings() {
     settingsAt = Date.now();
     const r = await askWorker({ kind: K.SETTINGS_GET });
@@ -848,7 +865,8 @@
     }
   }
 
-  refreshSettings().then(() => {
+  firstSettings = refreshSettings();
+  firstSettings.then(() => {
     // the page may have focused an editor before we loaded
     const el = editableRoot(document.activeElement);
     if (el && !optedOut(el) && enabledHere()) {

@@ -59,8 +59,23 @@
 
   $("form").addEventListener("submit", async (e) => {
     e.preventDefault();
+    const sites = [];
+    for (const line of $("sites").value.split(/\s+/).filter(Boolean)) {
+      const site = globalThis.SavyShared.normalizeSite(line);
+      if (!site.ok) {
+        $("saved").textContent = `${t("optSiteBad")} ${line}`;
+        return;
+      }
+      sites.push(site.origin);
+    }
+    // a site beyond this computer needs the browser's permission, asked on this click
+    const away = sites.filter((o) => !/^http:\/\/(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?$/.test(o));
+    if (away.length && !(await chrome.permissions.request({ origins: away.map((o) => `${o}/*`) }))) {
+      $("saved").textContent = t("optSiteDenied");
+      return;
+    }
     const r = await chrome.runtime.sendMessage({ kind: KINDS.SETTINGS_SAVE,
-      settings: { server: $("server").value, token: $("token").value, hints: $("hints").checked } });
+      settings: { server: $("server").value, token: $("token").value, hints: $("hints").checked, sites } });
     if (!r.ok) {
       $("saved").textContent = chrome.i18n.getMessage(`chk_${r.error.code}`) || r.error.code;
       return;
@@ -76,6 +91,7 @@
     $("server").value = current.server;
     $("token").value = current.token;
     $("hints").checked = current.hints;
+    $("sites").value = (current.sites || []).join("\n");
     renderDisabled();
     check();
   });

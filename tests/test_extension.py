@@ -78,10 +78,14 @@ def launch(pw: Any, profile: Path) -> Iterator[Any]:
         ctx.close()
 
 
-def configure(ctx: Any, server: str, token: str = TOKEN, hints: bool = True) -> None:
+def configure(ctx: Any, server: str, token: str = TOKEN, hints: bool = True, hooks: bool = True,
+              sites: tuple[str, ...] = ("http://127.0.0.1",)) -> None:
+    """The extension's settings, as the options page stores them: the fixture pages' site added
+    (loopback pages get no content script otherwise); `hooks` opens the panel's shadow root and its
+    state attributes to the test (off for what a page can see)."""
     ctx.savy_sw.evaluate(
-        "(s) => chrome.storage.local.set({settings: s})",
-        {"server": server, "token": token, "hints": hints, "disabledHosts": []})
+        "async (s) => { await chrome.storage.local.set({settings: s}); await globalThis.savySyncSites(); }",
+        {"server": server, "token": token, "hints": hints, "disabledHosts": [], "testHooks": hooks, "sites": list(sites)})
 
 
 @pytest.fixture
@@ -326,6 +330,7 @@ class _FakeStreamHandler(http.server.BaseHTTPRequestHandler):
     )
 
     analyzed: list[str] = []  # drafts sent to /v1/analyze
+    streamed: list[dict] = []  # bodies sent to /v1/rewrite/stream
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -342,6 +347,7 @@ class _FakeStreamHandler(http.server.BaseHTTPRequestHandler):
         if self.path != "/v1/rewrite/stream":
             self.send_error(404)
             return
+        type(self).streamed.append(body)
         result = {"rewrite": "Thanks for your patience! " + body["draft"], "language": "en",
                   "customer_emotion": "neutral", "applied_rules": [], "warnings": list(self.warnings),
                   "source": "rules", "model": "fake", "timings": {"total_ms": 1200.0}}
@@ -404,11 +410,9 @@ def test_page_selection_counts_only_while_still_on_the_page(browser: Any, fake_s
                                                             page: Any) -> None:
     configure(browser, fake_server, hints=False)
     page.goto(f"{pages_url}/plain.html")
-    select = "(id) => { const r = document.createRange(); r.selectNodeContents(document.getElementById(id)); " \
-             "getSelection().removeAllRanges(); getSelection().addRange(r); }"
     customer = page.locator("savy-ui #savy-customer")
     # an older selection whose text has since gone from the page is not the customer's message
-    page.evaluate(select, "old")
+    page.locator("#old").click(click_count=3)
     page.locator("#reply").click()
     page.evaluate("document.getElementById('old').remove()")
     page.locator("savy-ui button.btn").click()
@@ -417,7 +421,7 @@ def test_page_selection_counts_only_while_still_on_the_page(browser: Any, fake_s
     assert "none found" in page.locator("savy-ui #savy-src").inner_text()
     page.keyboard.press("Escape")
     # a fresh selection still on the page is, shown as such, and the agent can clear it
-    page.evaluate(select, "msg")
+    page.locator("#msg").click(click_count=3)
     page.locator("#reply").click()
     page.locator("savy-ui button.btn").click()
     _panel_done(page)
@@ -431,6 +435,7 @@ def test_page_selection_counts_only_while_still_on_the_page(browser: Any, fake_s
 def test_after_an_extension_reload_the_old_page_says_reload(browser: Any, tmp_path: Path,
                                                             pages_url: str) -> None:
     with launch(browser.savy_pw, tmp_path / "profile") as ctx:  # its own browser: this one reloads Sävy
+        configure(ctx, f"http://127.0.0.1:{free_port()}", hints=False)
         page = ctx.new_page()
         page.goto(f"{pages_url}/plain.html")
         page.locator("#reply").click()
@@ -490,3 +495,56 @@ def test_a_page_cannot_close_the_panel_or_clear_the_customer_message(browser: An
     assert page.locator("savy-ui #savy-customer").input_value() != ""
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
+
+
+def test_a_hostile_page_sees_nothing_and_cannot_pick_the_customer_message(browser: Any, fake_server: str,
+                                                                         pages_url: str, page: Any) -> None:
+    """As a page script sees Sävy without the test hooks: a closed shadow root, no state on the
+    host, and a selection the page makes itself is not taken as the customer's message; the same
+    text selected by the agent is (so the check can fail)."""
+    configure(browser, fake_server, hints=False, hooks=False)
+    page.goto(f"{pages_url}/plain.html")
+    page.bring_to_front()
+    page.evaluate("""() => { const r = document.createRange(); r.selectNodeContents(document.getElementById('msg'));
+        getSelection().removeAllRanges(); getSelection().addRange(r); }""")
+    page.locator("#reply").click()
+    _FakeStreamHandler.streamed.clear()
+    _menu_click(browser, "")  # the agent opens the panel (the menu entry; the page cannot)
+    page.wait_for_function("() => document.querySelector('savy-ui')")
+    for _ in range(100):
+        if _FakeStreamHandler.streamed:
+            break
+        page.wait_for_timeout(100)
+    assert _FakeStreamHandler.streamed and _FakeStreamHandler.streamed[0]["customer_message"] is None
+    seen = page.evaluate("""() => { const h = document.querySelector('savy-ui');
+        return { root: h.shadowRoot === null, attrs: [...h.attributes].map(a => a.name), html: h.innerHTML,
+                 text: document.body.innerText.includes('Thanks for your patience') }; }""")
+    assert seen == {"root": True, "attrs": [], "html": "", "text": False}, seen
+    page.keyboard.press("Escape")
+    # the agent's own selection of the same text is the customer's message
+    page.reload()
+    page.locator("#msg").click(click_count=3)
+    page.locator("#reply").click()
+    _FakeStreamHandler.streamed.clear()
+    _menu_click(browser, "")
+    for _ in range(100):
+        if _FakeStreamHandler.streamed:
+            break
+        page.wait_for_timeout(100)
+    assert (_FakeStreamHandler.streamed[0]["customer_message"] or "").startswith("Where is my parcel?")
+
+
+def test_no_content_script_on_a_loopback_page_the_agent_did_not_add(browser: Any, fake_server: str,
+                                                                   pages_url: str, page: Any) -> None:
+    """A local dev server (or Sävy's own /docs) is not a reply box: content scripts run on loopback
+    pages only for the sites added in the options (here none); every other test adds 127.0.0.1."""
+    configure(browser, fake_server, sites=())
+    page.goto(f"{pages_url}/plain.html")
+    page.locator("#reply").click()
+    page.keyboard.type(" ok")
+    page.wait_for_timeout(1500)
+    assert page.locator("savy-ui").count() == 0
+    configure(browser, fake_server)
+    page.reload()
+    page.locator("#reply").click()
+    page.locator("savy-ui button.btn").wait_for(state="visible", timeout=10000)

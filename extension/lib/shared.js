@@ -72,19 +72,33 @@
   }
 
   /** Only loopback http(s) URLs may be the server: page text never leaves the machine. */
-  function normalizeServerUrl(raw) {
-    let url;
+  const parseUrl = (raw) => {
     try {
-      url = new URL(String(raw || "").trim());
+      return new URL(String(raw || "").trim());
     } catch (_) {
-      return { ok: false, error: "not_a_url" };
+      return null;
     }
+  };
+
+  function normalizeServerUrl(raw) {
+    const url = parseUrl(raw);
+    if (!url) return { ok: false, error: "not_a_url" };
     // plain http only: the server binds loopback without TLS, and host_permissions name http only
     if (url.protocol !== "http:") return { ok: false, error: "not_http" };
     const host = url.hostname.replace(/^\[|\]$/g, "");
     if (!["127.0.0.1", "localhost", "::1"].includes(host)) return { ok: false, error: "not_loopback" };
     if (url.username || url.password) return { ok: false, error: "not_a_url" };
     return { ok: true, url: `${url.protocol}//${url.host}` };
+  }
+
+  /** A site the agent lets Sävy run on besides the built-in ones (a helpdesk on its own domain, a
+   *  local tool): its origin, "http(s)://host[:port]"; content scripts are registered for exactly it. */
+  function normalizeSite(raw) {
+    const url = parseUrl(raw);
+    if (!url) return { ok: false, error: "not_a_url" };
+    if (url.protocol !== "http:" && url.protocol !== "https:") return { ok: false, error: "not_http" };
+    if (url.username || url.password || !url.hostname) return { ok: false, error: "not_a_url" };
+    return { ok: true, origin: url.origin };
   }
 
   /** Incremental Server-Sent Events parser: feed() text chunks, get {event, data} objects back. */
@@ -321,7 +335,7 @@
   }
 
   const api = {
-    DEFAULT_SERVER, CONTENT_FILES, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, createSseParser,
+    DEFAULT_SERVER, CONTENT_FILES, MAX_FIELD_CHARS, KINDS, checkMessage, normalizeServerUrl, normalizeSite, createSseParser,
     describeError, diffWords, cleanPageText, stripQuotedHistory, siteDisabled, draftBounds, summarizeWarnings,
     SELECTION_FRESH_MS, selectionStillValid, contextInvalidated, openerOptions,
   };

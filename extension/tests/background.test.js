@@ -19,15 +19,21 @@ function load(stored, frames = () => undefined) {
   const injected = [];
   const sse = 'event: delta\ndata: {"text": "Hei", "attempt": 1, "tokens": 1}\n\n' +
     'event: done\ndata: {"rewrite": "Hei!"}\n\n';
+  const registered = [];
   const chrome = {
-    storage: { local: { get: async () => ({ settings: stored }), set: async () => {} } },
-    runtime: { onMessage: on("message"), onConnect: on("connect"), onInstalled: on("installed"),
+    storage: { local: { get: async () => ({ settings: stored }), set: async (v) => { stored = v.settings; } },
+      onChanged: on("storage") },
+    runtime: { onMessage: on("message"), onConnect: on("connect"), onInstalled: on("installed"), onStartup: on("startup"),
       getURL: (p) => `chrome-extension://savy/${p}` },
     i18n: { getUILanguage: () => "en", getMessage: (k) => k },
     commands: { onCommand: on("command"), getAll: async () => [{ name: "rewrite", shortcut: "Ctrl+Shift+Y" }] },
     contextMenus: { onClicked: on("menu"), removeAll: (cb) => cb(), create: () => {} },
     tabs: { sendMessage: async (tabId, msg, target) => { toTabs.push({ tabId, msg, target }); return frames(target || {}); } },
-    scripting: { executeScript: async (opts) => { injected.push(opts); } },
+    scripting: { executeScript: async (opts) => { injected.push(opts); },
+      registerContentScripts: async (list) => { registered.push(...list); },
+      unregisterContentScripts: async ({ ids }) => {
+        for (const id of ids) { const i = registered.findIndex((r) => r.id === id); if (i >= 0) registered.splice(i, 1); }
+      } },
   };
   const fetch = async (url, init) => {
     fetches.push({ url, init });
@@ -41,8 +47,9 @@ function load(stored, frames = () => undefined) {
   };
   const ctx = vm.createContext({ chrome, fetch, SavyShared: S, TextDecoder, TextEncoder, AbortController,
     setTimeout, clearTimeout, URL, console });
+  ctx.globalThis = ctx;
   vm.runInContext(SOURCE, ctx, { filename: "background.js" });
-  return { listeners, fetches, toTabs, injected };
+  return { listeners, fetches, toTabs, injected, registered, sync: ctx.savySyncSites };
 }
 
 function ask(listeners, msg, sender = { url: "https://mail.google.com/" }) {
@@ -157,4 +164,24 @@ test("the token never reaches a content script; server checks are for Sävy's ow
   const probe = await ask(listeners, { kind: "server/check", server: "http://127.0.0.1:22", token: "x" });
   assert.equal(probe.error.code, "forbidden");
   assert.equal(fetches.length, 0);
+});
+
+
+test("content scripts run on exactly the sites the agent added, none on loopback by default", async () => {
+  const own = { url: "chrome-extension://savy/options.html" };
+  const { listeners, registered, sync } = load({ server: "http://127.0.0.1:8765", token: "t" });
+  await sync();
+  assert.equal(registered.length, 0); // no loopback page (a dev server, Sävy's own /docs) by default
+  const bad = await ask(listeners, { kind: S.KINDS.SETTINGS_SAVE, settings: { sites: ["ftp://x.example"] } }, own);
+  assert.equal(bad.ok, false);
+  const r = await ask(listeners, { kind: S.KINDS.SETTINGS_SAVE,
+    settings: { sites: ["https://support.example.com/agent/tickets", "http://127.0.0.1:8080"] } }, own);
+  assert.deepEqual(plain(r.settings.sites), ["https://support.example.com", "http://127.0.0.1:8080"]);
+  await sync();
+  assert.equal(registered.length, 1);
+  assert.deepEqual(plain(registered[0].matches), ["https://support.example.com/*", "http://127.0.0.1:8080/*"]);
+  assert.deepEqual(plain(registered[0].js), [...S.CONTENT_FILES]);
+  // a content script cannot change the sites
+  const fromPage = await ask(listeners, { kind: S.KINDS.SETTINGS_SAVE, settings: { sites: ["http://127.0.0.1"] } });
+  assert.equal(fromPage.ok, false);
 });
