@@ -25,6 +25,7 @@ from .guard import Guard
 from .model import ADAPTER_NAME, resolve, resolve_lora
 from .pipeline import Rewriter
 from .protocol import guarded_protocol
+from .remote import RemoteEngine
 from .work import CpuPool
 from .prompt import PromptBuilder
 from .rules import RuleBook
@@ -91,7 +92,16 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     warming.start()  # the Finnish lexicon loads while the model does
     chat_template = None
     lora_name = None
-    if engine is None:
+    if engine is None and settings.engine_url:
+        # the remote server applies its own chat template: the prompt is the user message alone
+        chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}"
+        engine = RemoteEngine(
+            settings.engine_url, model=settings.engine_model,
+            api_key=settings.engine_api_key.get_secret_value() if settings.engine_api_key else None,
+            style=_choose_style(settings, chat_template, None), concurrency=settings.engine_concurrency,
+            queue_size=settings.queue_size, timeout_s=settings.engine_timeout_s, ca_bundle=settings.engine_ca_bundle,
+            context_tokens=settings.engine_context_tokens)
+    elif engine is None:
         path, name = resolve(settings.home, settings.model)
         lora, lora_name = resolve_lora(settings.model, settings.lora, settings.adapter)
         llama = LlamaEngine(path, name=f"{name}+{lora_name}" if lora_name else name, n_threads=settings.n_threads,
@@ -104,8 +114,8 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     builder = PromptBuilder(book, style, chat_template)
     warming.join()
     mode = settings.rewrite_mode
-    if mode == "auto":
-        mode = "compose" if settings.model is None else "free"
+    if mode == "auto":  # a small embedded model chooses; a bigger one (own GGUF, remote) writes
+        mode = "compose" if settings.model is None and not settings.engine_url else "free"
     rewriter = Rewriter(book, engine, builder, guard, settings.max_new_tokens,
                         settings.request_timeout_s, settings.log_text, mode, CpuPool())
     return State(settings, book, engine, rewriter, token)
@@ -133,6 +143,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             stop = getattr(state.engine, "stop", None)
             if stop is not None:
                 await asyncio.to_thread(stop)
+            aclose = getattr(state.engine, "aclose", None)
+            if aclose is not None:
+                await aclose()
             if state.rewriter.cpu is not None:
                 state.rewriter.cpu.close()
 
@@ -146,7 +159,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/v1/health", response_model=Health, responses=_GUARDED)
     async def health(state: StateDep) -> Health:
-        return Health(status="ok", model=state.engine.name, ready=state.engine.ready,
+        probe = getattr(state.engine, "probe", None)  # a remote engine: does it answer now?
+        ready = await probe() if probe is not None else state.engine.ready
+        return Health(status="ok", model=state.engine.name, ready=ready,
                       finnish_word_check=state.rewriter.guard.checks_finnish_words)
 
     @app.get("/v1/rules", response_model=RulesResponse, dependencies=[TokenDep], responses=_AUTHED)
@@ -231,6 +246,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 async def _warm_up(state: State) -> None:
+    probe = getattr(state.engine, "probe", None)
+    if probe is not None:  # a remote engine keeps its own cache: only see whether it answers
+        if not await probe():
+            log.warning("the engine at %s does not answer yet", getattr(state.engine, "url", "?"))
+        return
     segments = state.rewriter.builder.build(analyse(state.book, "-", None, "en"), "-")
     try:
         async for _ in state.engine.stream(segments, GenParams(max_tokens=1), GenStats(), 300):

@@ -18,7 +18,8 @@ from .settings import Settings
 
 def _settings(args: argparse.Namespace) -> Settings:
     over: dict[str, Any] = {}
-    for name in ("host", "port", "model", "lora", "n_threads", "allow_remote", "prompt_style", "rewrite_mode"):
+    for name in ("host", "port", "model", "lora", "n_threads", "allow_remote", "prompt_style", "rewrite_mode",
+                 "engine_url", "engine_model"):
         value = getattr(args, name, None)
         if value not in (None, False):
             over[name] = value
@@ -39,6 +40,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="run the embedded model without Sävy's adapter (env SAVY_ADAPTER=0)")
     p.add_argument("--prompt-style", choices=["auto", "completion", "chat", "adapter"],
                    help="completion (base models), chat (the GGUF's chat template) or adapter (Sävy's adapter format)")
+    p.add_argument("--engine-url", help="an OpenAI-compatible server to use instead of the embedded model, "
+                                        "e.g. http://gpu-box:8000/v1 (env SAVY_ENGINE_URL; the key: SAVY_ENGINE_API_KEY)")
+    p.add_argument("--engine-model", help="the model name the remote engine expects (env SAVY_ENGINE_MODEL)")
     p.add_argument("--rewrite-mode", choices=["auto", "compose", "free"],
                    help="compose: keep the agent's sentences and let the model choose an opening and closing; "
                         "free: the model writes the whole rewrite; auto: compose with the embedded model (env SAVY_REWRITE_MODE)")

@@ -11,7 +11,7 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     adapter: bool = Field(default=True, description="Apply Sävy's own adapter (models/savy-adapter.gguf) to the embedded model. Off (SAVY_ADAPTER=0, --no-adapter): the bare base model with the few-shot prompt.")
     prompt_style: Literal["auto", "completion", "chat", "adapter"] = Field(default="auto", description="'completion' for base models, 'chat' uses the GGUF's own chat template, 'adapter' the short format Sävy's adapter was trained on; 'auto' picks adapter with Sävy's adapter, else chat when the GGUF has a template.")
     rewrite_mode: Literal["auto", "compose", "free"] = Field(default="auto", description="'compose' keeps the agent's sentences, fixes flagged phrases and lets the model choose an opening and a closing from prompts/bank (grammatical by construction: right for a small model); 'free' lets the model write the whole rewrite (a bigger model); 'auto' composes with the embedded model and writes freely with your own --model.")
+    engine_url: str | None = Field(default=None, description="An OpenAI-compatible server to use instead of the embedded model, e.g. http://gpu-box:8000/v1 (vLLM, llama.cpp's llama-server, Ollama, LM Studio, llama-cpp-python's server). Empty: the embedded llama.cpp engine.")
+    engine_model: str = Field(default="", description="The model name the remote engine expects (its /v1/models lists them).")
+    engine_api_key: SecretStr | None = Field(default=None, description="API key for the remote engine, sent as a Bearer token. A secret: never logged, never shown in errors or /v1/health.")
+    engine_concurrency: int = Field(default=4, ge=1, le=256, description="Rewrites Sävy sends to the remote engine at once (the server batches them); up to --queue-size more wait.")
+    engine_timeout_s: float = Field(default=60.0, gt=0, description="Longest wait for the remote engine's answer; the upstream request is closed after it (504).")
+    engine_ca_bundle: Path | None = Field(default=None, description="CA bundle (PEM) to verify the remote engine's https certificate (e.g. a team's own CA). Verification is always on for https.")
+    engine_context_tokens: int = Field(default=8192, ge=1024, description="The remote model's context window in tokens (prompts longer than it get 413 before anything is sent).")
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Directory with rules and prompt text.")
     n_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, description="CPU threads for llama.cpp (default: all cores).")
     n_ctx: int = Field(default=8192, ge=1024, description="Context window in tokens.")
@@ -69,6 +76,17 @@ class Settings(BaseSettings):
         if isinstance(v, str) and not v.lstrip().startswith("["):
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
+
+    @field_validator("engine_url", mode="before")
+    @classmethod
+    def _engine_url(cls, v: object) -> object:
+        if v in (None, ""):
+            return None
+        url = str(v).strip().rstrip("/")
+        if not url.startswith(("http://", "https://")) or "@" in url.split("/")[2]:
+            raise ValueError("SAVY_ENGINE_URL must be an http:// or https:// address without credentials "
+                             "(put the key in SAVY_ENGINE_API_KEY), e.g. http://gpu-box:8000/v1")
+        return url
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> "Settings":
