@@ -214,3 +214,18 @@ def test_the_situation_follows_what_was_said(book: RuleBook, customer: str | Non
 
 def test_a_finnish_signoff_abbreviation_stays_lower_case() -> None:
     assert compose.sentence_case("Tilaus lähti.\nt. Tero") == "Tilaus lähti.\nt. Tero"
+
+
+@pytest.mark.parametrize("customer,draft,lang,own_help", [
+    ("Kiitos Markulle, hän auttoi tosi paljon eilen!", "Välitän kiitoksen Markulle. Tilaus 5521 on suljettu.", "fi", False),
+    ("Priya was brilliant yesterday, thank you so much!", "I will pass that on to Priya. Order 5521 is closed.", "en", False),
+    # the thanked name signs the draft: the writer did help
+    ("Thanks so much to Sara for the help!", "Glad it is sorted. Order 5521 is closed.\nBest, Sara", "en", True),
+    ("Kiitos avusta!", "Tilaus 5521 on suljettu.\nt. Markku", "fi", True),
+])
+def test_thanks_to_a_colleague_get_no_glad_i_could_help(book: RuleBook, customer: str, draft: str, lang: str,
+                                                         own_help: bool) -> None:
+    bank = load_bank(book.root)
+    pl = _plan(book, draft, customer, lang)
+    claims = [o for o in pl.openers if any(rx.search(o) for rx in bank.own_help[lang])]
+    assert bool(claims) is own_help, pl.openers

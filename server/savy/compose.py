@@ -79,6 +79,9 @@ class Bank:
     hindsight: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     # thanks for something done (a question closed with "Thanks!" is thanks in advance)
     thanks_for: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    # thanks to a named colleague, and the openings that would claim the writer's own help
+    thanked_names: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    own_help: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     # whole sentences that say nothing an opening does not (prompts/compose.toml [[filler]])
     filler: list[Filler] = field(default_factory=list)
 
@@ -112,6 +115,8 @@ class Bank:
             hindsight_rules=frozenset(cfg.get("drop_sentence", {}).get("hindsight_rules", [])),
             hindsight={lg: rx(p) for lg, p in cfg.get("drop_sentence", {}).get("hindsight", {}).items()},
             thanks_for={lg: rx(p) for lg, p in cfg.get("thanks_for", {}).items()},
+            thanked_names={lg: rx(p) for lg, p in cfg.get("thanked_other", {}).get("names", {}).items()},
+            own_help={lg: rx(p) for lg, p in cfg.get("thanked_other", {}).get("claims", {}).items()},
             filler=[Filler(f["rule"], f["message"], {lg: _whole(f.get(lg, [])) for lg in LANGS},
                            {lg: _whole(f.get("yes", {}).get(lg, [])) for lg in LANGS}) for f in cfg.get("filler", [])],
         )
@@ -278,6 +283,8 @@ def plan(bank: Bank, a: Analysis, draft: str) -> Plan:
                and not ((_trigrams(e.text(a.address)) | _bigrams(e.text(a.address))) & said)]
     if _fix_opens(a, draft):  # "Ei kestä." -> "Ole hyvä, mukava olla avuksi!" already opens it
         openers = []
+    if thanked_someone_else(bank, a, fr):  # "Kiitos Markulle!": not "Mukava kuulla, että olin avuksi"
+        openers = [e for e in openers if not any(rx.search(e.text(a.address)) for rx in bank.own_help.get(a.language, []))]
     last = fr.body.rsplit("\n", 1)[-1]
     _, closings = _candidates(bank, "closing", a, sits, f"{last} {fr.tail}")
     closings = [e for e in closings if not (_bigrams(e.text(a.address)) & _bigrams(fr.body))]
@@ -299,6 +306,14 @@ _ABBREVIATION = re.compile(r"\b(?:esim|yms|jne|tms|mm|ym|ns|vrt|puh|nro|klo|appr
 def sentence_case(text: str) -> str:
     """Capitalise the agent's lower-case sentence starts; nothing else changes."""
     return _LOWER_START.sub(lambda m: m.group(1) if _ABBREVIATION.search(text[:m.start()]) else m.group(1).upper(), text)
+
+
+def thanked_someone_else(bank: Bank, a: Analysis, fr: Frame) -> bool:
+    """Whether the customer thanks a named person who is not the one signing the draft."""
+    names = {n for rx in bank.thanked_names.get(a.language, []) for m in rx.finditer(a.customer_clean)
+             for n in m.groups() if n}
+    signer = fr.tail + " " + fr.head  # "t. Markku", or a greeting that names the agent ("Moi, Markku täällä")
+    return any(not re.search(rf"\b{re.escape(n[:4])}", signer) for n in names)
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|\Z|(?=\n))[ \t]*")
@@ -374,9 +389,11 @@ def _fix_opens(a: Analysis, draft: str) -> bool:
     g = GREETING.match(draft)
     rest = draft[g.end() if g else 0:]
     lead = len(draft) - len(rest.lstrip())
-    # a fix that only takes words out ("As clearly stated" -> "As stated") opens nothing
-    return any(f.start <= lead and f.suggestion and set(re.findall(r"\w+", f.suggestion.lower()))
-               - set(re.findall(r"\w+", f.text.lower())) for f in a.findings)
+    # a fix that only takes words out ("As clearly stated" -> "As stated") or swaps one ("Tiketti" ->
+    # "Tukipyyntö") opens nothing
+    return any(f.start <= lead and f.suggestion and len(set(re.findall(r"\w+", f.suggestion.lower()))
+                                                        - set(re.findall(r"\w+", f.text.lower()))) >= 2
+               for f in a.findings)
 
 
 def _unique(texts: Sequence[str] | object) -> list[str]:
