@@ -26,6 +26,7 @@ from .model import ADAPTER_NAME, resolve, resolve_lora
 from .pipeline import Rewriter
 from .protocol import guarded_protocol
 from .remote import RemoteEngine
+from .trim import kept_ids, trimmed_path
 from .work import CpuPool
 from .prompt import PromptBuilder
 from .rules import RuleBook
@@ -104,8 +105,13 @@ def build_state(settings: Settings, engine: Engine | None = None) -> State:
     elif engine is None:
         path, name = resolve(settings.home, settings.model)
         lora, lora_name = resolve_lora(settings.model, settings.lora, settings.adapter)
+        full_vocab = None
+        if settings.model is None and settings.trim_vocab:  # the embedded model only, never a user's own
+            ids = kept_ids()
+            path, full_vocab = trimmed_path(path, settings.home, ids), (path, ids)
         llama = LlamaEngine(path, name=f"{name}+{lora_name}" if lora_name else name, n_threads=settings.n_threads,
-                            n_ctx=settings.n_ctx, queue_size=settings.queue_size, lora_path=lora)
+                            n_ctx=settings.n_ctx, queue_size=settings.queue_size, lora_path=lora,
+                            full_vocab=full_vocab)
         llama.start()
         llama.wait_ready()
         chat_template = llama.chat_template

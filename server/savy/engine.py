@@ -161,9 +161,14 @@ class LlamaEngine:
     """llama-cpp-python behind a single worker thread (a llama.cpp context is not thread-safe)."""
 
     def __init__(self, model_path: Path, *, name: str, n_threads: int, n_ctx: int,
-                 queue_size: int, lora_path: Path | None = None, swa_full: bool = True) -> None:
+                 queue_size: int, lora_path: Path | None = None, swa_full: bool = True,
+                 full_vocab: tuple[Path, list[int]] | None = None) -> None:
         self.name = name
         self.model_path = model_path
+        # a trimmed model (server/savy/trim.py): the full model's path and the kept ids; text is
+        # tokenized with the full vocabulary and its ids mapped, so the model sees the same tokens
+        self._full_vocab = full_vocab
+        self._vocab = None
         self._kw = dict(n_threads=n_threads, n_ctx=n_ctx, lora_path=lora_path, swa_full=swa_full)
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
         self._ready = threading.Event()
@@ -229,6 +234,10 @@ class LlamaEngine:
             verbose=False,
         )
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
+        if self._full_vocab is not None:
+            from .trim import VocabMap
+
+            self._vocab = VocabMap(*self._full_vocab)
 
     def _run(self) -> None:
         try:
@@ -272,8 +281,14 @@ class LlamaEngine:
         tokens = [llm.token_bos()]
         for text, trusted in segments:
             if text:
-                tokens += llm.tokenize(text.encode("utf-8"), add_bos=False, special=trusted)
+                tokens += self._tokens(text, special=trusted)
         return tokens
+
+    def _tokens(self, text: str, special: bool) -> list[int]:
+        if self._vocab is not None:
+            return self._vocab.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        assert self.llm is not None
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def count_tokens(self, segments: Sequence[Segment]) -> int:
         # NOTE: tokenizing only reads the vocabulary, which is immutable, so this is safe from
@@ -335,7 +350,7 @@ class LlamaEngine:
             for cont in job.continuations:
                 if job.stopped():
                     return
-                toks = llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)[: llm.n_batch]
+                toks = self._tokens(cont, special=False)[: llm.n_batch]
                 if not toks:
                     scores.append(float("-inf"))
                     continue
