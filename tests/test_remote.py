@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from savy.model import resolve
+from savy.remote import RemoteEngine
 from savy.settings import Settings
 
 from .conftest import TOKEN, LiveServer, free_port
@@ -248,3 +249,36 @@ def test_engine_url_is_checked() -> None:
     with pytest.raises(ValueError, match="SAVY_ENGINE_URL"):
         Settings(engine_url="gpu-box:8000")
 
+
+
+def test_near_the_context_limit_the_remote_counts(remote: _Remote, savy_home: Path) -> None:
+    """Sävy's own count for a remote model is a conservative estimate; a prompt it would refuse is
+    counted by the remote itself (llama-cpp-python's /extras/tokenize) before a 413."""
+    import asyncio
+
+    from savy.analyse import analyse
+
+    sv = _savy(savy_home, remote.url)
+    try:
+        st = sv.state
+        draft = "Your order 4412 shipped today and arrives on Thursday. " * 20
+        segments = st.rewriter.builder.build(analyse(st.book, draft, None, "en"), draft)
+        estimate = st.engine.count_tokens(segments)
+        counter = RemoteEngine(remote.url, model="gemma-3-270m", api_key=KEY, style="chat", concurrency=1,
+                               queue_size=1, timeout_s=30, ca_bundle=None, context_tokens=8192)
+
+        async def count() -> int | None:  # its own client: the server's is bound to the server's loop
+            try:
+                return await counter.exact_tokens(segments)
+            finally:
+                await counter.aclose()
+        exact = asyncio.run(count())
+        assert exact is not None and exact < estimate
+        with sv.client() as c:
+            st.engine._context_tokens = (estimate + exact) // 2 + 128  # the estimate would refuse
+            assert c.post("/v1/rewrite", json={"draft": draft}).status_code == 200
+            st.engine._context_tokens = exact  # too small for the real count too
+            r = c.post("/v1/rewrite", json={"draft": draft})
+            assert r.status_code == 413 and r.json()["error"]["code"] == "too_long_for_model"
+    finally:
+        sv.stop()

@@ -65,7 +65,7 @@ class Rewriter:
         t0 = time.monotonic()
         deadline = t0 + self.timeout_s
         a = await self.offload(analyse, self.book, req.draft, req.customer_message, req.language)
-        self._fits(a, req)
+        await self._fits(a, req)
         if self.mode == "compose":
             return await self._compose(a, req.draft, deadline, t0, on_event, use_model=True)
         segments = self.builder.build(a, req.draft)
@@ -155,13 +155,18 @@ class Rewriter:
         return self._response(a, text, source, warnings, total, t0, opener=opener,
                               alternatives=alternatives)
 
-    def _fits(self, a: Analysis, req: RewriteRequest) -> None:
+    async def _fits(self, a: Analysis, req: RewriteRequest) -> None:
         """A prompt longer than the model's context is refused before it is queued (413, naming
-        the longer field), so no request can make the engine chew on it first."""
+        the longer field), so no request can make the engine chew on it first. A remote engine's
+        count is an estimate: near the limit, the remote is asked to count where it can."""
         limit = getattr(self.engine, "context_tokens", None)
         if limit is None:
             return
-        need = self.engine.count_tokens(self.builder.build(a, req.draft)) + 2 * MARGIN_TOKENS
+        segments = self.builder.build(a, req.draft)
+        need = self.engine.count_tokens(segments) + 2 * MARGIN_TOKENS
+        exact = getattr(self.engine, "exact_tokens", None)
+        if need > limit and exact is not None and (n := await exact(segments)) is not None:
+            need = n + 2 * MARGIN_TOKENS
         if need > limit:
             customer = self.engine.count_tokens([(a.customer_clean, False)])
             draft = self.engine.count_tokens([(req.draft, False)])

@@ -116,6 +116,22 @@ class RemoteEngine:
             self._up = False
         return self._up
 
+    async def exact_tokens(self, segments: Sequence[Segment]) -> int | None:
+        """The remote's own count of the prompt's tokens where it offers one (llama-cpp-python's
+        POST /extras/tokenize, llama.cpp's POST /tokenize, both at the server root), else None."""
+        text = "".join(t if trusted else neutralise(t) for t, trusted in segments)
+        root = self.url.removesuffix("/v1")
+        for url, body in ((f"{root}/extras/tokenize", {"input": text, "model": self.model or None}),
+                          (f"{root}/tokenize", {"content": text})):
+            try:
+                r = await self._http().post(url, json=body, headers=self._headers(), timeout=PROBE_TIMEOUT_S)
+                tokens = r.json().get("tokens") if r.status_code == 200 else None
+            except (httpx.HTTPError, ValueError, AttributeError):
+                continue
+            if isinstance(tokens, list):
+                return len(tokens)
+        return None
+
     def _body(self, segments: Sequence[Segment], params: GenParams) -> tuple[str, dict[str, object]]:
         text = "".join(t if trusted else neutralise(t) for t, trusted in segments)
         body: dict[str, object] = {"model": self.model, "stream": True, "max_tokens": params.max_tokens,
