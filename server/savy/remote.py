@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import ssl
 import time
@@ -22,8 +21,6 @@ import httpx
 
 from .engine import GenParams, GenStats, Segment
 from .errors import EngineBusy, EngineTimeout, SavyError
-
-log = logging.getLogger("savy.remote")
 
 # untrusted text cannot carry a chat template's control tokens to a remote tokenizer that parses
 # them ("<end_of_turn>", "<|im_end|>", "[INST]"): a zero-width joiner breaks each such marker
